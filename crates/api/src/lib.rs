@@ -1,0 +1,15 @@
+//! The pure core of the Kubernetes API: which resources exist ([`registry`]), how
+//! objects are defaulted ([`defaults`]) and validated ([`validation`]), label and
+//! field selectors ([`selector`], [`fields`]), address/port allocation ([`alloc`]) and the
+//! `Status` errors clients receive ([`status`]).
+//!
+//! **Architecture invariant:** nothing here does IO. Functions take values and return values.
+
+pub mod alloc;
+pub mod defaults;
+pub mod fields;
+pub mod names;
+pub mod registry;
+pub mod selector;
+pub mod status;
+pub mod validation;

@@ -1,0 +1,1 @@
+//! Name, label and annotation syntax checks with upstream messages.

@@ -1,0 +1,1 @@
+//! PKI (helper writes).
