@@ -1,1 +1,52 @@
-fn main() {}
+//! k3rs: a lightweight Kubernetes distribution in one binary.
+//! This file is the binary's edge: parse the command line, set up logging, run a command.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+fn main() -> ExitCode {
+    let command = cli::run_cli();
+    let level = match &command {
+        Command::Server(c) => c.log_level,
+        Command::Agent(c) => c.log_level,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("K3RS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.as_filter())),
+        )
+        .with_ansi(false)
+        .init();
+    // One crypto provider for every TLS user in the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("k3rs: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Server(cfg) => commands::server::run(cfg).await,
+            Command::Agent(_) => Err(anyhow::anyhow!(
+                "`k3rs agent` is not available yet in this version; run `k3rs server` (it will run a node too once the agent lands)"
+            )),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("k3rs: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

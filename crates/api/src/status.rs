@@ -45,13 +45,35 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { kind: FieldErrorType::Required, field: field.into(), value: None, detail: detail.into() }
+        Self {
+            kind: FieldErrorType::Required,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
     }
-    pub fn invalid(field: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
-        Self { kind: FieldErrorType::Invalid, field: field.into(), value: Some(value.into()), detail: detail.into() }
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: FieldErrorType::Invalid,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: detail.into(),
+        }
     }
-    pub fn not_supported(field: impl Into<String>, value: impl Into<Value>, supported: &[&str]) -> Self {
-        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        supported: &[&str],
+    ) -> Self {
+        let list = supported
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
             kind: FieldErrorType::NotSupported,
             field: field.into(),
@@ -60,10 +82,20 @@ impl FieldError {
         }
     }
     pub fn duplicate(field: impl Into<String>, value: impl Into<Value>) -> Self {
-        Self { kind: FieldErrorType::Duplicate, field: field.into(), value: Some(value.into()), detail: String::new() }
+        Self {
+            kind: FieldErrorType::Duplicate,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: String::new(),
+        }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { kind: FieldErrorType::Forbidden, field: field.into(), value: None, detail: detail.into() }
+        Self {
+            kind: FieldErrorType::Forbidden,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
     }
     pub fn too_long(field: impl Into<String>, value: impl Into<Value>, max: usize) -> Self {
         Self {
@@ -81,7 +113,9 @@ impl FieldError {
         let mut out = match self.kind {
             FieldErrorType::Required => "Required value".to_string(),
             FieldErrorType::Invalid => format!("Invalid value: {}", value.unwrap_or_default()),
-            FieldErrorType::NotSupported => format!("Unsupported value: {}", value.unwrap_or_default()),
+            FieldErrorType::NotSupported => {
+                format!("Unsupported value: {}", value.unwrap_or_default())
+            }
             FieldErrorType::Duplicate => format!("Duplicate value: {}", value.unwrap_or_default()),
             FieldErrorType::Forbidden => "Forbidden".to_string(),
             FieldErrorType::TooLong => "Too long".to_string(),
@@ -121,7 +155,11 @@ pub struct Target {
 
 impl Target {
     pub fn new(group: &str, kind_or_resource: &str, name: &str) -> Self {
-        Self { group: group.to_string(), kind_or_resource: kind_or_resource.to_string(), name: name.to_string() }
+        Self {
+            group: group.to_string(),
+            kind_or_resource: kind_or_resource.to_string(),
+            name: name.to_string(),
+        }
     }
     /// `pods` or `deployments.apps`.
     fn qualified(&self) -> String {
@@ -145,7 +183,10 @@ pub enum ApiError {
     Conflict { target: Target, message: String },
     /// Validation failed (422) with field causes.
     #[error("{}", invalid_message(.target, .causes))]
-    Invalid { target: Target, causes: Vec<FieldError> },
+    Invalid {
+        target: Target,
+        causes: Vec<FieldError>,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -189,7 +230,13 @@ fn invalid_message(t: &Target, causes: &[FieldError]) -> String {
     match causes {
         [] => head,
         [one] => format!("{head}: {one}"),
-        many => format!("{head}: [{}]", many.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "{head}: [{}]",
+            many.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -246,19 +293,25 @@ impl ApiError {
     /// The `metav1.Status` object for this error.
     pub fn to_status(&self) -> Status {
         let details = match self {
-            Self::NotFound(t) | Self::AlreadyExists(t) | Self::Conflict { target: t, .. } => Some(StatusDetails {
-                name: non_empty(&t.name),
-                group: non_empty(&t.group),
-                kind: non_empty(&t.kind_or_resource),
-                causes: Vec::new(),
-            }),
+            Self::NotFound(t) | Self::AlreadyExists(t) | Self::Conflict { target: t, .. } => {
+                Some(StatusDetails {
+                    name: non_empty(&t.name),
+                    group: non_empty(&t.group),
+                    kind: non_empty(&t.kind_or_resource),
+                    causes: Vec::new(),
+                })
+            }
             Self::Invalid { target: t, causes } => Some(StatusDetails {
                 name: non_empty(&t.name),
                 group: non_empty(&t.group),
                 kind: non_empty(&t.kind_or_resource),
                 causes: causes
                     .iter()
-                    .map(|c| StatusCause { reason: c.kind.reason().to_string(), message: c.message(), field: c.field.clone() })
+                    .map(|c| StatusCause {
+                        reason: c.kind.reason().to_string(),
+                        message: c.message(),
+                        field: c.field.clone(),
+                    })
                     .collect(),
             }),
             _ => None,
@@ -324,7 +377,10 @@ pub fn success_status(details: Option<StatusDetails>) -> Value {
     m.insert("metadata".into(), Value::Object(Default::default()));
     m.insert("status".into(), "Success".into());
     if let Some(d) = details {
-        m.insert("details".into(), serde_json::to_value(d).unwrap_or_default());
+        m.insert(
+            "details".into(),
+            serde_json::to_value(d).unwrap_or_default(),
+        );
     }
     Value::Object(m)
 }

@@ -8,6 +8,16 @@
 
 use std::sync::Arc;
 
+pub mod backend;
+mod engine;
+mod memory;
+mod sqlite;
+
+pub use backend::Backend;
+pub use engine::{KvStore, StoreOptions};
+pub use memory::{MemoryBackend, MemoryStore};
+pub use sqlite::{SqliteBackend, SqliteOptions, SqliteStore};
+
 /// A store revision. Revisions start at 1 and only grow; 0 means "none".
 pub type Revision = i64;
 
@@ -78,13 +88,23 @@ pub enum StoreError {
     NotFound(String),
     /// The key's mod_revision did not match the expected one; carries the current value.
     #[error("key {key} was modified (expected revision {expected})")]
-    Conflict { key: String, expected: Revision, current: Box<KeyValue> },
+    Conflict {
+        key: String,
+        expected: Revision,
+        current: Box<KeyValue>,
+    },
     /// The asked revision has been compacted away.
     #[error("revision {requested} has been compacted (oldest available is {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     /// The asked revision is newer than the store's current revision.
     #[error("revision {requested} is in the future (current is {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     /// A watcher fell too far behind; it must re-watch from its last revision.
     #[error("watcher fell behind")]
     WatcherLagged,
@@ -121,7 +141,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue>;
     /// Replace a key's value if its mod_revision equals `expected` (`None`: unconditionally,
     /// but the key must exist). Returns the new KeyValue.
-    async fn update(&self, key: &str, value: Vec<u8>, expected: Option<Revision>) -> Result<KeyValue>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected: Option<Revision>,
+    ) -> Result<KeyValue>;
     /// Delete a key if its mod_revision equals `expected` (`None`: unconditionally).
     /// Returns the deleted KeyValue with `mod_revision` = the deletion revision.
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue>;

@@ -16,10 +16,19 @@ fn invalid_message_lists_causes_like_upstream() {
     );
     let status = serde_json::to_string(&err.to_status()).unwrap();
     // Upstream key order.
-    let order: Vec<usize> = ["\"kind\"", "\"apiVersion\"", "\"metadata\"", "\"status\"", "\"message\"", "\"reason\"", "\"details\"", "\"code\""]
-        .iter()
-        .map(|k| status.find(k).unwrap())
-        .collect();
+    let order: Vec<usize> = [
+        "\"kind\"",
+        "\"apiVersion\"",
+        "\"metadata\"",
+        "\"status\"",
+        "\"message\"",
+        "\"reason\"",
+        "\"details\"",
+        "\"code\"",
+    ]
+    .iter()
+    .map(|k| status.find(k).unwrap())
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{status}");
     assert!(status.contains("\"field\":\"metadata.name\""));
 }

@@ -1,0 +1,31 @@
+use super::*;
+use serde_json::json;
+
+#[test]
+fn round_trip_splices_resource_version() {
+    let obj = json!({"metadata": {"name": "a", "resourceVersion": "7", "labels": {"x": "y"}}, "apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+    let stored = encode(&obj);
+    let text = String::from_utf8(to_json(&stored, 42).unwrap()).unwrap();
+    assert!(text.starts_with("{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"42\","), "{text}");
+    let back: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(back["metadata"]["resourceVersion"], "42");
+    assert_eq!(back["metadata"]["labels"]["x"], "y");
+    assert_eq!(back["data"]["k"], "v");
+    assert_eq!(decode(&stored, 42).unwrap(), back);
+}
+
+#[test]
+fn empty_metadata_and_missing_kind() {
+    let stored = encode(&json!({"spec": {"a": 1}}));
+    let back: Value = serde_json::from_slice(&to_json(&stored, 3).unwrap()).unwrap();
+    assert_eq!(
+        back,
+        json!({"metadata": {"resourceVersion": "3"}, "spec": {"a": 1}})
+    );
+}
+
+#[test]
+fn rejects_foreign_bytes() {
+    assert!(to_json(b"{}", 1).is_err());
+    assert!(decode(b"k3r\x01\xff\xff\xff\xff\x00{}", 1).is_err());
+}

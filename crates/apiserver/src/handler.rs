@@ -1,0 +1,419 @@
+//! The HTTP entry point: decode → authenticate → authorize → dispatch → encode.
+//! Every request, resource or not, goes through [`handle`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use k3rs_api::registry::{self, ResourceInfo};
+use k3rs_api::status::{ApiError, Target as ErrTarget, success_status};
+use serde_json::{Value, json};
+
+use crate::authn::{Caller, ConnectionIdentity, authenticate};
+use crate::authz;
+use crate::discovery::Flavor;
+use crate::ops::{DeleteOptions, Written};
+use crate::query::Query;
+use crate::request::{ResourceRequest, Target, Verb, resolve};
+use crate::state::AppState;
+use crate::{scale, watch};
+
+/// Upstream's request body limit (3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+fn json_response(code: u16, body: impl Into<Body>, content_type: &'static str) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn value_response(code: u16, v: &Value) -> Response {
+    json_response(
+        code,
+        serde_json::to_vec(v).unwrap_or_default(),
+        "application/json",
+    )
+}
+
+/// A Status error as an HTTP response.
+pub fn error_response(err: &ApiError) -> Response {
+    json_response(
+        err.code(),
+        serde_json::to_vec(&err.to_status()).unwrap_or_default(),
+        "application/json",
+    )
+}
+
+fn text(code: StatusCode, body: impl Into<String>) -> Response {
+    let mut r = Response::new(Body::from(body.into()));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Axum handler for every path.
+pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_string();
+    let query = match Query::parse(req.uri().query()) {
+        Ok(q) => q,
+        Err(e) => return error_response(&e),
+    };
+    let target = resolve(req.method(), &path, query.watch);
+    let caller = authenticate(
+        req.extensions().get::<ConnectionIdentity>(),
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok()),
+        &state.config.tokens,
+    );
+    if !authz::allowed(&caller, &path) {
+        let err = match caller {
+            Caller::User(u) => ApiError::Forbidden(format!(
+                "forbidden: User {:?} cannot access path {path:?}",
+                u.name
+            )),
+            _ => ApiError::Unauthorized("Unauthorized".into()),
+        };
+        return error_response(&err);
+    }
+    let (verb, resource) = match &target {
+        Target::Resource(r) => (r.verb.as_str().to_string(), r.resource.clone()),
+        Target::NonResource => (req.method().as_str().to_lowercase(), String::new()),
+    };
+    let response = match target {
+        Target::NonResource => non_resource(&state, req, &path, &query).await,
+        Target::Resource(r) => match resource_request(state.clone(), req, r, query).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e),
+        },
+    };
+    if !matches!(
+        path.as_str(),
+        "/healthz" | "/livez" | "/readyz" | "/metrics"
+    ) {
+        state.metrics.observe(
+            &verb,
+            &resource,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    response
+}
+
+async fn non_resource(state: &AppState, req: Request, path: &str, q: &Query) -> Response {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return error_response(&ApiError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource"
+        )));
+    }
+    match path {
+        "/version" | "/version/" => json_response(200, state.version.clone(), "application/json"),
+        "/healthz" | "/livez" | "/readyz" => health(state, path, q).await,
+        "/metrics" => text(StatusCode::OK, state.metrics.render()),
+        "/cacerts" => text(StatusCode::OK, state.config.ca_pem.clone()),
+        _ => {
+            let flavor = Flavor::from_accept(
+                req.headers()
+                    .get(header::ACCEPT)
+                    .and_then(|h| h.to_str().ok()),
+            );
+            match state.discovery.get(path, flavor) {
+                Some((ct, body)) => {
+                    let mut r = json_response(200, body, ct);
+                    r.headers_mut()
+                        .insert(header::VARY, HeaderValue::from_static("Accept"));
+                    r
+                }
+                None => error_response(&ApiError::NotFound(ErrTarget::default())),
+            }
+        }
+    }
+}
+
+async fn health(state: &AppState, path: &str, q: &Query) -> Response {
+    let store_ok = state.store.get("/registry/health").await.is_ok();
+    let name = path.trim_start_matches('/');
+    let checks = [
+        ("ping", true),
+        ("log", true),
+        ("etcd", store_ok),
+        ("poststarthook/bootstrap", true),
+    ];
+    let ok = checks.iter().all(|(_, ok)| *ok);
+    if q.verbose {
+        let mut out = String::new();
+        for (n, ok) in checks {
+            out.push_str(&format!(
+                "[{}]{n} {}\n",
+                if ok { "+" } else { "-" },
+                if ok { "ok" } else { "failed: reason withheld" }
+            ));
+        }
+        out.push_str(&format!(
+            "{name} check {}\n",
+            if ok { "passed" } else { "failed" }
+        ));
+        text(
+            if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            },
+            out,
+        )
+    } else if ok {
+        text(StatusCode::OK, "ok")
+    } else {
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("[-]etcd failed: reason withheld\n{name} check failed"),
+        )
+    }
+}
+
+/// Check the client accepts JSON.
+fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()) else {
+        return Ok(());
+    };
+    let ok = accept.split(',').any(|r| {
+        let media = r.split(';').next().unwrap_or("").trim();
+        matches!(
+            media,
+            "" | "*/*"
+                | "application/*"
+                | "application/json"
+                | "application/yaml"
+                | "application/json-patch+json"
+        )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::NotAcceptable(format!(
+            "only the following media types are accepted: application/json, application/yaml"
+        )))
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .map(|s| {
+            s.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ApiError::RequestEntityTooLarge(format!(
+            "Request entity too large: limit is {MAX_BODY_BYTES}"
+        ))
+    })
+}
+
+/// Decode a JSON or YAML object body.
+pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let v: Value = match content_type {
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            serde_saphyr::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?
+        }
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })?,
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other:?})"
+            )));
+        }
+    };
+    if !v.is_object() {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON or YAML object",
+        ));
+    }
+    Ok(v)
+}
+
+fn written(w: Written) -> Response {
+    value_response(w.code, &w.object)
+}
+
+async fn resource_request(
+    state: Arc<AppState>,
+    req: Request,
+    r: ResourceRequest,
+    q: Query,
+) -> Result<Response, ApiError> {
+    let res: &'static ResourceInfo = registry::lookup(&r.group, &r.version, &r.resource)
+        .ok_or_else(|| ApiError::NotFound(ErrTarget::default()))?;
+    check_accept(req.headers())?;
+    let ns = r.namespace.as_deref().filter(|_| res.namespaced);
+    if res.namespaced && r.namespace.is_none() && !matches!(r.verb, Verb::List | Verb::Watch) {
+        return Err(ApiError::NotFound(ErrTarget::default()));
+    }
+    if !res.namespaced && r.namespace.is_some() {
+        return Err(ApiError::NotFound(ErrTarget::default()));
+    }
+    let name = r.name.as_deref().unwrap_or("");
+    let sub = r.subresource.as_deref();
+    match sub {
+        None => {}
+        Some("status")
+            if res.status && matches!(r.verb, Verb::Get | Verb::Update | Verb::Patch) => {}
+        Some("scale") if res.scale && matches!(r.verb, Verb::Get | Verb::Update | Verb::Patch) => {}
+        Some("binding")
+            if res.group.is_empty() && res.plural == "pods" && r.verb == Verb::Create => {}
+        Some("finalize")
+            if res.group.is_empty() && res.plural == "namespaces" && r.verb == Verb::Update => {}
+        Some(_) => return Err(ApiError::NotFound(ErrTarget::default())),
+    }
+    let ct = content_type(req.headers());
+    match (r.verb, sub) {
+        (Verb::Get, Some("scale")) => Ok(value_response(
+            200,
+            &scale::get(&state, res, ns, name).await?,
+        )),
+        (Verb::Get, _) => {
+            let kv = state.get_kv(res, ns, name).await?;
+            let body = crate::codec::to_json(&kv.value, kv.mod_revision)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok(json_response(200, body, "application/json"))
+        }
+        (Verb::List, _) => Ok(json_response(
+            200,
+            state.list(res, ns, &q).await?,
+            "application/json",
+        )),
+        (Verb::Watch, _) => watch::watch(state.clone(), res, ns.map(str::to_string), q).await,
+        (Verb::Create, Some("binding")) => {
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            crate::binding::bind(&state, res, ns, name, &body, &q).await?;
+            Ok(value_response(201, &success_status(None)))
+        }
+        (Verb::Create, _) => {
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            Ok(written(state.create(res, ns, body, &q).await?))
+        }
+        (Verb::Update, Some("scale")) => {
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            Ok(value_response(
+                200,
+                &scale::update(&state, res, ns, name, &q, |_| Ok(body.clone())).await?,
+            ))
+        }
+        (Verb::Update, _) => {
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            Ok(written(
+                state
+                    .update_with(res, ns, name, sub, &q, |_| Ok(body.clone()))
+                    .await?,
+            ))
+        }
+        (Verb::Patch, _) => {
+            let patch = read_body(req.into_body()).await?;
+            let kind = crate::patch::PatchKind::from_content_type(&ct)?;
+            if sub == Some("scale") {
+                let out = scale::update(&state, res, ns, name, &q, |current| {
+                    crate::patch::apply(kind, current, &patch)
+                })
+                .await?;
+                return Ok(value_response(200, &out));
+            }
+            Ok(written(
+                state
+                    .update_with(res, ns, name, sub, &q, |current| {
+                        crate::patch::apply(kind, current, &patch)
+                    })
+                    .await?,
+            ))
+        }
+        (Verb::Delete, _) => {
+            let raw = read_body(req.into_body()).await?;
+            let body = if raw.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                Some(decode_body(&ct, &raw)?)
+            };
+            let opts = DeleteOptions::from_request(&q, body.as_ref());
+            Ok(written(state.delete(res, ns, name, &opts, &q).await?))
+        }
+        (Verb::DeleteCollection, _) => {
+            let raw = read_body(req.into_body()).await?;
+            let body = if raw.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                Some(decode_body(&ct, &raw)?)
+            };
+            let opts = DeleteOptions::from_request(&q, body.as_ref());
+            delete_collection(&state, res, ns, &q, &opts).await
+        }
+    }
+}
+
+async fn delete_collection(
+    state: &AppState,
+    res: &'static ResourceInfo,
+    ns: Option<&str>,
+    q: &Query,
+    opts: &DeleteOptions,
+) -> Result<Response, ApiError> {
+    let list: Value = serde_json::from_slice(
+        &state
+            .list(
+                res,
+                ns,
+                &Query {
+                    limit: None,
+                    continue_token: None,
+                    ..q.clone()
+                },
+            )
+            .await?,
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut deleted = Vec::new();
+    for item in list
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let item_ns = item.pointer("/metadata/namespace").and_then(Value::as_str);
+        match state.delete(res, item_ns.or(ns), name, opts, q).await {
+            Ok(w) => deleted.push(w.object),
+            Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut out = list;
+    out["items"] = json!(deleted);
+    Ok(value_response(200, &out))
+}
+
+/// Fallback for anything axum routes nowhere (kept for completeness).
+pub async fn not_found() -> impl IntoResponse {
+    error_response(&ApiError::NotFound(ErrTarget::default()))
+}

@@ -1,0 +1,3 @@
+//! One module per CLI verb.
+
+pub mod server;

@@ -1,0 +1,146 @@
+//! `k3rs server`: the control plane in one process — store, PKI, API server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use k3rs_apiserver::authn::{TokenAuthenticator, User};
+use k3rs_apiserver::{ApiServer, ApiServerConfig};
+use k3rs_pki::{ServingIdentity, ServingIdentityInputs};
+use k3rs_store::{SqliteOptions, SqliteStore, Store};
+use tokio::net::TcpListener;
+
+use crate::cli::ServerConfig;
+
+/// Run the server until SIGINT/SIGTERM.
+pub async fn run(cfg: ServerConfig) -> Result<()> {
+    let started = Instant::now();
+    let server_dir = cfg.data_dir.join("server");
+    let tls_dir = server_dir.join("tls");
+    let db_path = server_dir.join("db").join("state.db");
+
+    // Bind first: a port in use is the most common start-up failure, say so at once.
+    let addr = SocketAddr::new(cfg.bind_address, cfg.https_listen_port);
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another server running? choose --https-listen-port)")
+    })?;
+
+    let host_name = cfg.node_name.clone().unwrap_or_else(host_name);
+    let advertise = cfg
+        .advertise_address
+        .or(cfg.node_ip)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let api_service_ip = cfg
+        .service_cidr
+        .nth(1)
+        .context("--service-cidr is too small to hold the kubernetes Service address")?;
+    let node_ips: Vec<IpAddr> = [cfg.advertise_address, cfg.node_ip]
+        .into_iter()
+        .flatten()
+        .collect();
+    let sans = ServingIdentity::cluster_default(&ServingIdentityInputs {
+        host_name: &host_name,
+        node_ips: &node_ips,
+        tls_sans: &cfg.tls_san,
+        cluster_domain: &cfg.cluster_domain,
+        api_service_ip: IpAddr::V4(api_service_ip),
+    });
+    let pki =
+        k3rs_pki::load_or_create(&tls_dir, &sans).context("setting up the cluster certificates")?;
+    let token = k3rs_pki::load_or_create_token(
+        &server_dir,
+        pki.ca_cert_pem().as_bytes(),
+        cfg.token.as_deref(),
+    )
+    .context("setting up the cluster token")?;
+
+    let store: Arc<dyn Store> = SqliteStore::open(&db_path, SqliteOptions::default())
+        .with_context(|| format!("opening the datastore {}", db_path.display()))?;
+
+    // The cluster token is also a bearer token with full rights, as k3s's server token is.
+    let server_user = User {
+        name: "system:k3rs:server".into(),
+        groups: vec!["system:masters".into(), "system:authenticated".into()],
+    };
+    let tokens = TokenAuthenticator::new([(token.full(), server_user)]);
+    let api = ApiServer::new(
+        store,
+        ApiServerConfig {
+            service_cidr: cfg.service_cidr,
+            node_port_range: cfg.node_port_range,
+            advertise_address: advertise,
+            https_port: cfg.https_listen_port,
+            tokens,
+            ca_pem: pki.ca_cert_pem().to_string(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("bootstrapping the API: {e}"))?;
+
+    let kubeconfig = k3rs_pki::kubeconfig_yaml(
+        &format!("https://127.0.0.1:{}", cfg.https_listen_port),
+        pki.ca_cert_pem(),
+        pki.admin_cert_pem(),
+        pki.admin_key_pem(),
+    );
+    k3rs_pki::write_kubeconfig(
+        &cfg.write_kubeconfig,
+        &kubeconfig,
+        cfg.write_kubeconfig_mode,
+    )
+    .with_context(|| {
+        format!(
+            "writing the admin kubeconfig {}",
+            cfg.write_kubeconfig.display()
+        )
+    })?;
+
+    let tls = k3rs_apiserver::serve::tls_config(
+        pki.serving_cert_chain(),
+        pki.serving_key(),
+        pki.ca_cert_der().clone(),
+    )
+    .context("TLS setup")?;
+    let identify: Arc<dyn Fn(&[u8]) -> Option<User> + Send + Sync> = Arc::new(|der| {
+        k3rs_pki::identity_from_cert(der).map(|u| User {
+            name: u.name,
+            groups: u.groups,
+        })
+    });
+    tracing::info!(
+        "k3rs server listening on https://{addr}, ready in {:?}; kubeconfig written to {}",
+        started.elapsed(),
+        cfg.write_kubeconfig.display()
+    );
+    if cfg.disable_agent {
+        tracing::debug!("agent disabled");
+    } else {
+        tracing::info!("the node agent is not available yet; running the control plane only");
+    }
+    k3rs_apiserver::serve::serve_tls(api.router(), listener, tls, identify, shutdown_signal())
+        .await;
+    tracing::info!("k3rs server stopped");
+    Ok(())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
