@@ -64,6 +64,8 @@ pub struct ServerConfig {
     /// `--service-node-port-range`: inclusive NodePort range.
     pub node_port_range: (u16, u16),
     /// `--disable-agent`: run only the control plane.
+    /// `--datastore-compact-interval`: how often history is compacted (None: never).
+    pub datastore_compact_interval: Option<std::time::Duration>,
     pub disable_agent: bool,
     /// `--node-name`: name of this node (default: the host name, decided by the caller).
     pub node_name: Option<String>,
@@ -421,6 +423,12 @@ const SERVER_FLAGS: &[FlagSpec] = &[
         "(networking) Port range to reserve for services with NodePort visibility",
     )
     .default("30000-32767"),
+    flag(
+        "datastore-compact-interval",
+        Value,
+        "(db) How often old datastore revisions are compacted, e.g. 5m, 30s (0 disables)",
+    )
+    .default("5m"),
     flag(
         "disable-agent",
         Switch,
@@ -892,6 +900,8 @@ fn server_config(resolved: &Resolved) -> Result<ServerConfig, CliError> {
         cluster_dns,
         cluster_domain: resolved.parse_required("cluster-domain", parse_dns_subdomain)?,
         node_port_range: resolved.parse_required("service-node-port-range", parse_port_range)?,
+        datastore_compact_interval: resolved
+            .parse_required("datastore-compact-interval", parse_duration)?,
         disable_agent: resolved.switch("disable-agent")?,
         node_name: resolved.parse("node-name", parse_dns_subdomain)?,
         node_ip: resolved.parse("node-ip", parse_ip)?,
@@ -961,6 +971,24 @@ fn parse_cidr(s: &str) -> Result<Ipv4Cidr, String> {
             Some((_, reason)) => reason.to_string(),
             None => err,
         })
+}
+
+/// `300`, `300s`, `5m`, `1h`, `500ms`; `0` means off.
+fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
+    let millis = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => return Err(format!("{s:?} has an unknown unit (use ms, s, m or h)")),
+    };
+    Ok((millis > 0).then(|| std::time::Duration::from_millis(millis)))
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

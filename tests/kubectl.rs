@@ -396,6 +396,7 @@ fn get_watch_sees_added_modified_deleted() {
         server.ok(v, &["-n", &ns, "delete", "configmap", "w"]);
         std::thread::sleep(Duration::from_millis(700));
         let _ = watcher.kill();
+        let _ = watcher.wait();
         let mut out = String::new();
         watcher
             .stdout

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use k3rs_apiserver::authn::{TokenAuthenticator, User};
 use k3rs_apiserver::{ApiServer, ApiServerConfig};
 use k3rs_pki::{ServingIdentity, ServingIdentityInputs};
-use k3rs_store::{SqliteOptions, SqliteStore, Store};
+use k3rs_store::{SqliteOptions, SqliteStore, Store, StoreOptions};
 use tokio::net::TcpListener;
 
 use crate::cli::ServerConfig;
@@ -55,8 +55,16 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
     )
     .context("setting up the cluster token")?;
 
-    let store: Arc<dyn Store> = SqliteStore::open(&db_path, SqliteOptions::default())
-        .with_context(|| format!("opening the datastore {}", db_path.display()))?;
+    let store: Arc<dyn Store> = SqliteStore::open(
+        &db_path,
+        SqliteOptions {
+            store: StoreOptions {
+                compact_interval: cfg.datastore_compact_interval,
+                ..Default::default()
+            },
+        },
+    )
+    .with_context(|| format!("opening the datastore {}", db_path.display()))?;
 
     // The cluster token is also a bearer token with full rights, as k3s's server token is.
     let server_user = User {
@@ -102,7 +110,7 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         pki.ca_cert_der().clone(),
     )
     .context("TLS setup")?;
-    let identify: Arc<dyn Fn(&[u8]) -> Option<User> + Send + Sync> = Arc::new(|der| {
+    let identify: k3rs_apiserver::serve::Identify = Arc::new(|der| {
         k3rs_pki::identity_from_cert(der).map(|u| User {
             name: u.name,
             groups: u.groups,

@@ -184,7 +184,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if std::thread::panicking() {
+            eprintln!(
+                "server data dir and log kept for inspection: {}",
+                self.data_dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
@@ -226,4 +233,28 @@ fn spawn(data_dir: &Path, port: u16, kubeconfig: &Path, extra: &[String]) -> Chi
         .stderr(Stdio::from(log))
         .spawn()
         .expect("start k3rs server")
+}
+
+/// One raw HTTP request through a kube-rs client: (status code, JSON body or Null).
+pub async fn raw(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(kube::client::Body::from(body))
+        .expect("request");
+    let resp = client.send(req).await.expect("send");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        code,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod defaults;
 pub mod fields;
 pub mod names;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod status;

@@ -219,7 +219,7 @@ pub enum ApiError {
 
 fn not_found_message(t: &Target) -> String {
     if t.name.is_empty() {
-        format!("the server could not find the requested resource")
+        "the server could not find the requested resource".to_string()
     } else {
         format!("{} {:?} not found", t.qualified(), t.name)
     }

@@ -25,6 +25,16 @@ async fn ensure(
     ns: Option<&str>,
     obj: Value,
 ) -> Result<(), ApiError> {
+    // Existing objects are left alone (creating again could trip admission, e.g. a taken IP).
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match state.get_kv(res, ns, name).await {
+        Ok(_) => return Ok(()),
+        Err(ApiError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
     match state.create(res, ns, obj, &Query::default()).await {
         Ok(_) | Err(ApiError::AlreadyExists(_)) => Ok(()),
         Err(e) => Err(e),

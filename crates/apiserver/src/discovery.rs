@@ -7,10 +7,28 @@ use bytes::Bytes;
 use k3rs_api::registry::{self, ResourceInfo};
 use serde_json::{Value, json};
 
-/// Extra subresources beyond status/scale, as (resource, subresource, kind group, version, kind, verbs).
-const EXTRA_SUBRESOURCES: &[(&str, &str, &str, &str, &str, &[&str])] = &[
-    ("pods", "binding", "", "v1", "Binding", &["create"]),
-    ("namespaces", "finalize", "", "v1", "Namespace", &["update"]),
+/// A subresource served beyond status/scale.
+struct ExtraSubresource {
+    resource: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+}
+
+/// Core-group subresources beyond status/scale (their kinds are core/v1).
+const EXTRA_SUBRESOURCES: &[ExtraSubresource] = &[
+    ExtraSubresource {
+        resource: "pods",
+        name: "binding",
+        kind: "Binding",
+        verbs: &["create"],
+    },
+    ExtraSubresource {
+        resource: "namespaces",
+        name: "finalize",
+        kind: "Namespace",
+        verbs: &["update"],
+    },
 ];
 
 const SUB_VERBS: &[&str] = &["get", "patch", "update"];
@@ -35,7 +53,7 @@ impl Flavor {
             if !matches!(media, "application/json" | "*/*" | "application/*") {
                 continue;
             }
-            let has = |p: &str| params.iter().any(|x| *x == p);
+            let has = |p: &str| params.contains(&p);
             if has("as=APIGroupDiscoveryList") && has("g=apidiscovery.k8s.io") {
                 if has("v=v2") {
                     return Flavor::AggregatedV2;
@@ -108,9 +126,9 @@ fn subresources(
     if r.scale {
         subs.push(("scale", "autoscaling", "v1", "Scale", SUB_VERBS));
     }
-    for (res, sub, g, v, k, verbs) in EXTRA_SUBRESOURCES {
-        if *res == r.plural && r.group.is_empty() {
-            subs.push((*sub, *g, *v, *k, *verbs));
+    for extra in EXTRA_SUBRESOURCES {
+        if extra.resource == r.plural && r.group.is_empty() {
+            subs.push((extra.name, "", "v1", extra.kind, extra.verbs));
         }
     }
     subs

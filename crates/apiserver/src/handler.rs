@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -113,9 +113,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
 
 async fn non_resource(state: &AppState, req: Request, path: &str, q: &Query) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return error_response(&ApiError::MethodNotAllowed(format!(
-            "the server does not allow this method on the requested resource"
-        )));
+        return error_response(&ApiError::MethodNotAllowed(
+            "the server does not allow this method on the requested resource".to_string(),
+        ));
     }
     match path {
         "/version" | "/version/" => json_response(200, state.version.clone(), "application/json"),
@@ -201,9 +201,10 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::NotAcceptable(format!(
+        Err(ApiError::NotAcceptable(
             "only the following media types are accepted: application/json, application/yaml"
-        )))
+                .to_string(),
+        ))
     }
 }
 
@@ -221,12 +222,36 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// Bodies past the limit are still drained up to this size, so the client reads our 413
+/// instead of a broken connection.
+const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+    use http_body_util::BodyExt;
+    let too_large = || {
         ApiError::RequestEntityTooLarge(format!(
             "Request entity too large: limit is {MAX_BODY_BYTES}"
         ))
-    })
+    };
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY_BYTES {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT_BYTES {
+                return Err(too_large());
+            }
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(buf.freeze())
 }
 
 /// Decode a JSON or YAML object body.

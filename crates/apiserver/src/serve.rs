@@ -50,12 +50,15 @@ pub fn tls_config(
     Ok(Arc::new(config))
 }
 
+/// Maps a verified client certificate (DER) to its user.
+pub type Identify = Arc<dyn Fn(&[u8]) -> Option<User> + Send + Sync>;
+
 /// Accept connections until `shutdown` resolves.
 pub async fn serve_tls(
     router: Router,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    identify: Arc<dyn Fn(&[u8]) -> Option<User> + Send + Sync>,
+    identify: Identify,
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);

@@ -5,6 +5,13 @@
 //! [`Store`] is the one interface the API server sees. [`SqliteStore`] is the
 //! durable default; [`MemoryStore`] serves unit tests. Later backends (etcd)
 //! implement the same trait.
+//!
+//! Both stores are one core ([`KvStore`]) over a [`Backend`]: current values are served
+//! from memory, writes go through one writer thread that commits each batch of queued
+//! writes in one transaction (group commit), and watches read recent events from an
+//! in-memory ring and older ones from the backend. A revision `r` is readable (by
+//! `list` with `revision: Some(r)`, and by `watch` with `after: r`) iff
+//! `compacted_revision() <= r <= current_revision()`, as in etcd.
 
 use std::sync::Arc;
 

@@ -1,20 +1,18 @@
 use super::*;
 use axum::http::Method;
 
-fn check(
-    method: Method,
-    path: &str,
-    watch: bool,
-    expect: Option<(
-        &str,
-        &str,
-        Option<&str>,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Verb,
-    )>,
-) {
+/// (group, version, namespace, resource, name, subresource, verb).
+type Expected<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Verb,
+);
+
+fn check(method: Method, path: &str, watch: bool, expect: Option<Expected>) {
     let got = resolve(&method, path, watch);
     match (got, expect) {
         (Target::NonResource, None) => {}
