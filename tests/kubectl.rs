@@ -365,8 +365,6 @@ fn get_watch_sees_added_modified_deleted() {
                 "configmaps",
                 "-w",
                 "--output-watch-events",
-                "-o",
-                "name",
             ])
             .env("KUBECONFIG", &server.kubeconfig)
             .env("HOME", server.data_dir.join("home"))
@@ -404,9 +402,13 @@ fn get_watch_sees_added_modified_deleted() {
             .unwrap()
             .read_to_string(&mut out)
             .unwrap();
+        // Table rows: EVENT NAME AGE.
         let events: Vec<&str> = out
             .lines()
-            .filter_map(|l| l.split_whitespace().next())
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (cols.get(1) == Some(&"w")).then(|| cols[0])
+            })
             .collect();
         assert_eq!(
             events,

@@ -261,6 +261,8 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
             serde_saphyr::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?
         }
+        "application/vnd.kubernetes.protobuf" => k3rs_api::protobuf::decode_object(body)
+            .map_err(|e| ApiError::bad_request(format!("unable to decode protobuf body: {e}")))?,
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
