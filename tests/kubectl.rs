@@ -332,11 +332,122 @@ fn everyday_commands(server: &Server, v: &str) {
     server.ok(v, &["-n", &ns, "delete", "configmap", "--all"]);
     let left = server.ok(v, &["-n", &ns, "get", "cm", "-o", "name"]);
     assert!(left.trim().is_empty(), "{left}");
+    // delete namespace waits until the namespace and its content are gone.
+    let shop = format!("{ns}-shop");
+    server.ok(v, &["delete", "namespace", &shop, "--timeout=30s"]);
+    assert!(
+        server
+            .fails(v, &["get", "namespace", &shop])
+            .contains("not found")
+    );
     let missing = server.fails(v, &["-n", &ns, "get", "cm", "one"]);
     assert!(
         missing.contains("configmaps \"one\" not found"),
         "{missing}"
     );
+}
+
+#[test]
+fn deleting_a_namespace_removes_its_content_then_the_namespace() {
+    let server = Server::start(&[]);
+    let v = "1.33";
+    server.ok(v, &["create", "namespace", "doomed"]);
+    server.ok(
+        v,
+        &[
+            "-n",
+            "doomed",
+            "create",
+            "configmap",
+            "plain",
+            "--from-literal=a=b",
+        ],
+    );
+    server.ok(
+        v,
+        &[
+            "-n",
+            "doomed",
+            "create",
+            "configmap",
+            "held",
+            "--from-literal=a=b",
+        ],
+    );
+    server.ok(
+        v,
+        &[
+            "-n",
+            "doomed",
+            "patch",
+            "configmap",
+            "held",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+        ],
+    );
+    server.ok(v, &["delete", "namespace", "doomed", "--wait=false"]);
+    // Terminating: content goes, new content is refused, the finalizer holds the namespace.
+    let phase = server.ok(
+        v,
+        &[
+            "get",
+            "namespace",
+            "doomed",
+            "-o",
+            "jsonpath={.status.phase}",
+        ],
+    );
+    assert_eq!(phase, "Terminating");
+    let refused = server.fails(
+        v,
+        &[
+            "-n",
+            "doomed",
+            "create",
+            "configmap",
+            "late",
+            "--from-literal=a=b",
+        ],
+    );
+    assert!(
+        refused.contains("because it is being terminated"),
+        "{refused}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server
+        .ok(v, &["-n", "doomed", "get", "configmaps", "-o", "name"])
+        .trim()
+        != "configmap/held"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "namespace content was not deleted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.ok(
+        v,
+        &[
+            "-n",
+            "doomed",
+            "patch",
+            "configmap",
+            "held",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+        ],
+    );
+    server.ok(
+        v,
+        &["wait", "--for=delete", "namespace/doomed", "--timeout=20s"],
+    );
+    let gone = server.fails(v, &["get", "namespace", "doomed"]);
+    assert!(gone.contains("not found"), "{gone}");
 }
 
 #[test]

@@ -86,6 +86,8 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("bootstrapping the API: {e}"))?;
 
+    api.spawn_background();
+
     let kubeconfig = k3rs_pki::kubeconfig_yaml(
         &format!("https://127.0.0.1:{}", cfg.https_listen_port),
         pki.ca_cert_pem(),

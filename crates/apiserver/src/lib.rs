@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod handler;
 mod meta;
 pub mod metrics;
+mod namespace_lifecycle;
 pub mod ops;
 mod patch;
 pub mod query;
@@ -64,6 +65,11 @@ impl ApiServer {
         Router::new()
             .fallback(handler::handle)
             .with_state(self.state.clone())
+    }
+
+    /// Start the background loops that belong to the API server (namespace finalization).
+    pub fn spawn_background(&self) {
+        tokio::spawn(namespace_lifecycle::run(self.state.clone()));
     }
 
     pub fn state(&self) -> &Arc<AppState> {

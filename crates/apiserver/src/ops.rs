@@ -441,7 +441,10 @@ impl AppState {
             }
             self.prepare_update(res, ns, name, subresource, &old, &mut new)?;
             // Removing the last finalizer of an object being deleted completes the deletion.
-            if !meta_str(&new, "deletionTimestamp").is_empty() && finalizers(&new).is_empty() {
+            if !meta_str(&new, "deletionTimestamp").is_empty()
+                && finalizers(&new).is_empty()
+                && !has_spec_finalizers(&new)
+            {
                 if q.dry_run {
                     return Ok(Written {
                         object: new,
