@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use cli::Command;
 
 fn main() -> ExitCode {
+    // `k3rs kubectl …` passes every argument through untouched.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "kubectl") {
+        eprintln!("k3rs: {:#}", commands::kubectl::exec(args.collect()));
+        return ExitCode::FAILURE;
+    }
     let command = cli::run_cli();
     let level = match &command {
         Command::Server(c) => c.log_level,
