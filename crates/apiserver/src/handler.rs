@@ -374,26 +374,25 @@ async fn resource_request(
             ))
         }
         (Verb::Delete, _) => {
-            let raw = read_body(req.into_body()).await?;
-            let body = if raw.iter().all(u8::is_ascii_whitespace) {
-                None
-            } else {
-                Some(decode_body(&ct, &raw)?)
-            };
-            let opts = DeleteOptions::from_request(&q, body.as_ref());
+            let opts = delete_options(req.into_body(), &ct, &q).await?;
             Ok(written(state.delete(res, ns, name, &opts, &q).await?))
         }
         (Verb::DeleteCollection, _) => {
-            let raw = read_body(req.into_body()).await?;
-            let body = if raw.iter().all(u8::is_ascii_whitespace) {
-                None
-            } else {
-                Some(decode_body(&ct, &raw)?)
-            };
-            let opts = DeleteOptions::from_request(&q, body.as_ref());
+            let opts = delete_options(req.into_body(), &ct, &q).await?;
             delete_collection(&state, res, ns, &q, &opts).await
         }
     }
+}
+
+/// DeleteOptions from the query and the optional body.
+async fn delete_options(body: Body, ct: &str, q: &Query) -> Result<DeleteOptions, ApiError> {
+    let raw = read_body(body).await?;
+    let body = if raw.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(decode_body(ct, &raw)?)
+    };
+    Ok(DeleteOptions::from_request(q, body.as_ref()))
 }
 
 async fn delete_collection(

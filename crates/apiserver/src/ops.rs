@@ -445,22 +445,9 @@ impl AppState {
                 && finalizers(&new).is_empty()
                 && !has_spec_finalizers(&new)
             {
-                if q.dry_run {
-                    return Ok(Written {
-                        object: new,
-                        code: 200,
-                    });
-                }
-                match self.store.delete(&kv.key, Some(kv.mod_revision)).await {
-                    Ok(_) => {
-                        self.after_delete(res, &old);
-                        return Ok(Written {
-                            object: new,
-                            code: 200,
-                        });
-                    }
+                match self.remove(res, &kv, &new, q).await {
                     Err(StoreError::Conflict { .. }) => continue,
-                    Err(e) => return Err(store_error(res, name, e)),
+                    other => return other.map_err(|e| store_error(res, name, e)),
                 }
             }
             let holdings =
@@ -709,27 +696,33 @@ impl AppState {
                     Err(e) => return Err(store_error(res, name, e)),
                 }
             }
-            if q.dry_run {
-                return Ok(Written {
-                    object: obj,
-                    code: 200,
-                });
-            }
-            match self.store.delete(&kv.key, Some(kv.mod_revision)).await {
-                Ok(deleted) => {
-                    self.after_delete(res, &obj);
-                    return Ok(Written {
-                        object: decode(&deleted)?,
-                        code: 200,
-                    });
-                }
+            match self.remove(res, &kv, &obj, q).await {
                 Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(store_error(res, name, e)),
+                other => return other.map_err(|e| store_error(res, name, e)),
             }
         }
         Err(ApiError::Conflict {
             target: target(res, name),
             message: "too many concurrent updates, please retry".into(),
+        })
+    }
+
+    /// Remove an object from the store (if it is still at `kv`'s revision) and release what it
+    /// held. Returns the object as it was when removed.
+    async fn remove(
+        &self,
+        res: &ResourceInfo,
+        kv: &KeyValue,
+        obj: &Value,
+        q: &Query,
+    ) -> Result<Written, StoreError> {
+        if !q.dry_run {
+            self.store.delete(&kv.key, Some(kv.mod_revision)).await?;
+            self.after_delete(res, obj);
+        }
+        Ok(Written {
+            object: obj.clone(),
+            code: 200,
         })
     }
 
