@@ -78,7 +78,9 @@ fn parse_args() -> R<Args> {
             }
             "--no-pin" => args.pin = false,
             "-h" | "--help" => {
-                println!("usage: api_bench [--runs N] [--no-pin]   (server binary: $K3RS_BIN or target/release/k3rs)");
+                println!(
+                    "usage: api_bench [--runs N] [--no-pin]   (server binary: $K3RS_BIN or target/release/k3rs)"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -181,7 +183,11 @@ fn cpu_secs(pid: &str) -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     // rest[0] is field 3 (state); utime is field 14, stime field 15.
-    let ticks = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(14) + ticks(15)) / clk_tck()
 }
 
@@ -607,7 +613,12 @@ struct WatchResult {
 
 /// `WATCHERS` watches of one namespace's ConfigMaps, each on its own client (connection),
 /// while a writer creates ConfigMaps at `WATCH_RATE`/s; each object carries its send time.
-async fn watch_bench(cfg: &Config, writers: &[Client], ns: &str, server_pid: u32) -> R<WatchResult> {
+async fn watch_bench(
+    cfg: &Config,
+    writers: &[Client],
+    ns: &str,
+    server_pid: u32,
+) -> R<WatchResult> {
     let epoch = Instant::now();
     let writer_api: Api<ConfigMap> = Api::namespaced(writers[0].clone(), ns);
     let rv = writer_api
@@ -792,19 +803,15 @@ async fn one_run(bin: &Path, pin: bool) -> R<RunResult> {
     let api_for = |i: u64| -> Api<ConfigMap> {
         Api::namespaced(clients[i as usize % clients.len()].clone(), "bench")
     };
-    let create = open_loop(
-        OPEN_LOOP_RATE,
-        Duration::from_secs(OPEN_LOOP_SECS),
-        |i| {
-            let api = api_for(i);
-            async move {
-                api.create(&PostParams::default(), &configmap(&format!("ol-{i}"), 0))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        },
-    )
+    let create = open_loop(OPEN_LOOP_RATE, Duration::from_secs(OPEN_LOOP_SECS), |i| {
+        let api = api_for(i);
+        async move {
+            api.create(&PostParams::default(), &configmap(&format!("ol-{i}"), 0))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
     .await?;
     let create_floor = open_loop(
         OPEN_LOOP_RATE,
@@ -940,7 +947,10 @@ impl RunResult {
             "| floor: /version at {OPEN_LOOP_RATE}/s open loop | {} ({} errors) | |",
             self.create_floor.lat, self.create_floor.errors
         );
-        println!("| GET one ConfigMap, sequential | {} | p99 ≤ 2 ms |", self.get);
+        println!(
+            "| GET one ConfigMap, sequential | {} | p99 ≤ 2 ms |",
+            self.get
+        );
         println!("| floor: GET /version, sequential | {} | |", self.get_floor);
         println!(
             "| LIST 1,000 pods ({} KiB), 50 sequential | {} (pods created at {:.0}/s) | p99 ≤ 30 ms |",

@@ -386,6 +386,51 @@ fn bad_input_gets_upstream_status_and_server_keeps_serving() {
             404,
             "NotFound",
         );
+        check(
+            raw(
+                &client,
+                "POST",
+                &format!("{cms}/stale"),
+                "application/json",
+                configmap("stale", "1"),
+            )
+            .await,
+            405,
+            "MethodNotAllowed",
+        );
+        check(
+            raw(
+                &client,
+                "PUT",
+                cms,
+                "application/json",
+                configmap("stale", "1"),
+            )
+            .await,
+            405,
+            "MethodNotAllowed",
+        );
+        check(
+            raw(
+                &client,
+                "DELETE",
+                "/api/v1/namespaces",
+                "application/json",
+                vec![],
+            )
+            .await,
+            405,
+            "MethodNotAllowed",
+        );
+        let protobuf_only = http::Request::builder()
+            .uri(cms)
+            .header("accept", "application/vnd.kubernetes.protobuf")
+            .body(kube::client::Body::empty())
+            .unwrap();
+        assert_eq!(
+            client.send(protobuf_only).await.unwrap().status().as_u16(),
+            406
+        );
         // Still serving, nothing half-written.
         let (code, list) = raw(&client, "GET", cms, "application/json", vec![]).await;
         assert_eq!(code, 200);

@@ -300,6 +300,17 @@ async fn resource_request(
     if !res.namespaced && r.namespace.is_some() {
         return Err(ApiError::NotFound(ErrTarget::default()));
     }
+    // Routes upstream does not register answer 405: POST to an object, PUT/PATCH to a
+    // collection, and verbs the resource does not support (e.g. deletecollection of namespaces).
+    let named_verb = matches!(r.verb, Verb::Update | Verb::Patch);
+    let bad_route = (r.verb == Verb::Create && r.name.is_some() && r.subresource.is_none())
+        || (named_verb && r.name.is_none())
+        || (r.subresource.is_none() && !res.verbs.contains(&r.verb.as_str()));
+    if bad_route {
+        return Err(ApiError::MethodNotAllowed(
+            "the server does not allow this method on the requested resource".to_string(),
+        ));
+    }
     let name = r.name.as_deref().unwrap_or("");
     let sub = r.subresource.as_deref();
     match sub {
