@@ -92,16 +92,19 @@ fn to_bytes(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
-fn resources_of(group: &str, version: &str) -> Vec<&'static ResourceInfo> {
-    registry::all()
-        .iter()
+/// Every served resource: the built-in registry plus custom resources, in discovery order.
+type Catalog<'a> = &'a [&'static ResourceInfo];
+
+fn resources_of(all: Catalog, group: &str, version: &str) -> Vec<&'static ResourceInfo> {
+    all.iter()
         .filter(|r| r.group == group && r.version == version)
+        .copied()
         .collect()
 }
 
-fn versions_of(group: &str) -> Vec<&'static str> {
+fn versions_of(all: Catalog, group: &str) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for r in registry::all().iter().filter(|r| r.group == group) {
+    for r in all.iter().filter(|r| r.group == group) {
         if !out.contains(&r.version) {
             out.push(r.version);
         }
@@ -134,14 +137,14 @@ fn subresources(
     subs
 }
 
-fn legacy_resource_list(group: &str, version: &str) -> Value {
+fn legacy_resource_list(all: Catalog, group: &str, version: &str) -> Value {
     let gv = if group.is_empty() {
         version.to_string()
     } else {
         format!("{group}/{version}")
     };
     let mut resources = Vec::new();
-    for r in resources_of(group, version) {
+    for r in resources_of(all, group, version) {
         let mut entry = json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs,
         });
@@ -164,8 +167,8 @@ fn legacy_resource_list(group: &str, version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
-fn api_group(name: &str) -> Value {
-    let versions: Vec<Value> = versions_of(name)
+fn api_group(all: Catalog, name: &str) -> Value {
+    let versions: Vec<Value> = versions_of(all, name)
         .iter()
         .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
         .collect();
@@ -173,11 +176,11 @@ fn api_group(name: &str) -> Value {
     json!({"name": name, "versions": versions, "preferredVersion": preferred})
 }
 
-fn aggregated_group(name: &str) -> Value {
-    let versions: Vec<Value> = versions_of(name)
+fn aggregated_group(all: Catalog, name: &str) -> Value {
+    let versions: Vec<Value> = versions_of(all, name)
         .into_iter()
         .map(|v| {
-            let resources: Vec<Value> = resources_of(name, v)
+            let resources: Vec<Value> = resources_of(all, name, v)
                 .into_iter()
                 .map(|r| {
                     let mut e = json!({
@@ -216,10 +219,22 @@ fn aggregated_list(items: Vec<Value>, version: &str) -> Value {
 }
 
 impl Discovery {
-    /// Build every document. `server_address` is `host:port` clients should use.
-    pub fn build(server_address: &str) -> Self {
+    /// Build every document. `server_address` is `host:port` clients should use; `custom`
+    /// are the served custom resources (their versions in priority order).
+    pub fn build(server_address: &str, custom: &[&'static ResourceInfo]) -> Self {
         let mut legacy = HashMap::new();
-        let group_names: Vec<&'static str> = registry::groups().iter().map(|g| g.name).collect();
+        let all: Vec<&'static ResourceInfo> = registry::all()
+            .iter()
+            .chain(custom.iter().copied())
+            .collect();
+        let all = all.as_slice();
+        let mut group_names: Vec<&'static str> =
+            registry::groups().iter().map(|g| g.name).collect();
+        for r in custom {
+            if !group_names.contains(&r.group) {
+                group_names.push(r.group);
+            }
+        }
         legacy.insert(
             "/api".to_string(),
             to_bytes(&json!({
@@ -229,22 +244,22 @@ impl Discovery {
         );
         legacy.insert(
             "/api/v1".to_string(),
-            to_bytes(&legacy_resource_list("", "v1")),
+            to_bytes(&legacy_resource_list(all, "", "v1")),
         );
-        let groups: Vec<Value> = group_names.iter().map(|g| api_group(g)).collect();
+        let groups: Vec<Value> = group_names.iter().map(|g| api_group(all, g)).collect();
         legacy.insert(
             "/apis".to_string(),
             to_bytes(&json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})),
         );
         for g in &group_names {
-            let mut doc = api_group(g);
+            let mut doc = api_group(all, g);
             doc["kind"] = json!("APIGroup");
             doc["apiVersion"] = json!("v1");
             legacy.insert(format!("/apis/{g}"), to_bytes(&doc));
-            for v in versions_of(g) {
+            for v in versions_of(all, g) {
                 legacy.insert(
                     format!("/apis/{g}/{v}"),
-                    to_bytes(&legacy_resource_list(g, v)),
+                    to_bytes(&legacy_resource_list(all, g, v)),
                 );
             }
         }
@@ -255,9 +270,12 @@ impl Discovery {
         ] {
             aggregated.insert(
                 ("/api", flavor),
-                to_bytes(&aggregated_list(vec![aggregated_group("")], version)),
+                to_bytes(&aggregated_list(vec![aggregated_group(all, "")], version)),
             );
-            let items = group_names.iter().map(|g| aggregated_group(g)).collect();
+            let items = group_names
+                .iter()
+                .map(|g| aggregated_group(all, g))
+                .collect();
             aggregated.insert(
                 ("/apis", flavor),
                 to_bytes(&aggregated_list(items, version)),

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use k3rs_api::registry::{self, ResourceInfo};
+use k3rs_api::registry::ResourceInfo;
 use k3rs_api::status::{ApiError, Target as ErrTarget, success_status};
 use serde_json::{Value, json};
 
@@ -128,7 +128,7 @@ async fn non_resource(state: &AppState, req: Request, path: &str, q: &Query) -> 
                     .get(header::ACCEPT)
                     .and_then(|h| h.to_str().ok()),
             );
-            match state.discovery.get(path, flavor) {
+            match state.discovery().get(path, flavor) {
                 Some((ct, body)) => {
                     let mut r = json_response(200, body, ct);
                     r.headers_mut()
@@ -290,7 +290,8 @@ async fn resource_request(
     r: ResourceRequest,
     q: Query,
 ) -> Result<Response, ApiError> {
-    let res: &'static ResourceInfo = registry::lookup(&r.group, &r.version, &r.resource)
+    let res: &'static ResourceInfo = state
+        .resource(&r.group, &r.version, &r.resource)
         .ok_or_else(|| ApiError::NotFound(ErrTarget::default()))?;
     check_accept(req.headers())?;
     let ns = r.namespace.as_deref().filter(|_| res.namespaced);

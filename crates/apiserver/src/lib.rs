@@ -13,6 +13,8 @@ pub mod authz;
 mod binding;
 mod bootstrap;
 pub mod codec;
+mod crd_controller;
+pub mod crds;
 pub mod discovery;
 pub mod handler;
 mod meta;
@@ -50,7 +52,8 @@ impl ApiServer {
             services::ServiceAllocators::new(config.service_cidr, config.node_port_range);
         let state = Arc::new(AppState {
             store,
-            discovery: discovery::Discovery::build(&address),
+            discovery: std::sync::RwLock::new(Arc::new(discovery::Discovery::build(&address, &[]))),
+            crds: crds::CustomResources::default(),
             metrics: metrics::Metrics::default(),
             services: Mutex::new(services),
             version: state::version_document(),
@@ -67,9 +70,10 @@ impl ApiServer {
             .with_state(self.state.clone())
     }
 
-    /// Start the background loops that belong to the API server (namespace finalization).
+    /// Start the background loops that belong to the API server (namespace finalization, CRDs).
     pub fn spawn_background(&self) {
         tokio::spawn(namespace_lifecycle::run(self.state.clone()));
+        tokio::spawn(crd_controller::run(self.state.clone()));
     }
 
     pub fn state(&self) -> &Arc<AppState> {

@@ -21,8 +21,8 @@ use crate::state::AppState;
 /// How many times an unconditional update retries after losing a race.
 const MAX_UPDATE_RETRIES: usize = 16;
 
-/// The outcome of a write: the object and the HTTP status (201 for creates, 202 for a
-/// delete that only marked the object).
+/// The outcome of a write: the object and the HTTP status (201 for creates; a delete that only
+/// marked the object answers 200 like upstream, 202 only when `orphanDependents: false`).
 pub struct Written {
     pub object: Value,
     pub code: u16,
@@ -342,6 +342,18 @@ impl AppState {
         }
         prepare_create(res, &mut obj);
         defaults::apply(res, &mut obj);
+        self.admit_custom(res, &mut obj);
+        if res.group == "apiextensions.k8s.io" && res.plural == "customresourcedefinitions" {
+            // Held until the CRD controller has removed the CRD's objects.
+            let mut fins = finalizers(&obj);
+            if !fins
+                .iter()
+                .any(|f| f == crate::crd_controller::CLEANUP_FINALIZER)
+            {
+                fins.push(crate::crd_controller::CLEANUP_FINALIZER.to_string());
+            }
+            meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
+        }
         // A generated name is retried a few times on collision, as upstream does.
         let attempts = if explicit_name.is_empty() && !generate_name.is_empty() {
             8
@@ -356,7 +368,8 @@ impl AppState {
                 );
             }
             let name = meta_str(&obj, "name").to_string();
-            let errs = validation::validate_create(res, &obj);
+            let mut errs = validation::validate_create(res, &obj);
+            errs.extend(self.validate_custom(res, &obj));
             if !errs.is_empty() {
                 return Err(invalid(res, &name, errs));
             }
@@ -520,8 +533,11 @@ impl AppState {
         set_namespace(res, ns, new)?;
         match subresource {
             Some("status") => {
-                // Status writes change only status (and nothing else).
+                // Status writes change status, and for built-in kinds also labels and
+                // annotations: upstream's status strategies reset only the spec (custom
+                // resources reset all metadata, ResetObjectMetaForStatus).
                 let status = new.get("status").cloned();
+                let body_meta = new.get("metadata").cloned().unwrap_or(json!({}));
                 *new = old.clone();
                 if let Some(obj) = new.as_object_mut() {
                     match status {
@@ -529,7 +545,16 @@ impl AppState {
                         None => obj.remove("status"),
                     };
                 }
-                meta_mut(new).remove("resourceVersion");
+                let meta = meta_mut(new);
+                if self.crds.of(res).is_none() {
+                    for f in ["labels", "annotations"] {
+                        match body_meta.get(f) {
+                            Some(v) => meta.insert(f.into(), v.clone()),
+                            None => meta.remove(f),
+                        };
+                    }
+                }
+                meta.remove("resourceVersion");
             }
             Some("finalize") => {
                 let fin = new
@@ -585,6 +610,7 @@ impl AppState {
             }
         }
         defaults::apply(res, new);
+        self.admit_custom(res, new);
         if res.generation && !spec_equal(old, new) {
             let generation = old
                 .pointer("/metadata/generation")
@@ -593,7 +619,8 @@ impl AppState {
                 + 1;
             meta_mut(new).insert("generation".into(), json!(generation));
         }
-        let errs = validation::validate_update(res, new, old);
+        let mut errs = validation::validate_update(res, new, old);
+        errs.extend(self.validate_custom(res, new));
         if !errs.is_empty() {
             return Err(invalid(res, name, errs));
         }
@@ -655,7 +682,7 @@ impl AppState {
                 if marked && grace == 0 {
                     return Ok(Written {
                         object: obj,
-                        code: 202,
+                        code: opts.marked_code(),
                     });
                 }
                 let meta = meta_mut(&mut obj);
@@ -678,7 +705,7 @@ impl AppState {
                 if q.dry_run {
                     return Ok(Written {
                         object: obj,
-                        code: 202,
+                        code: opts.marked_code(),
                     });
                 }
                 match self
@@ -689,7 +716,7 @@ impl AppState {
                     Ok(kv) => {
                         return Ok(Written {
                             object: decode(&kv)?,
-                            code: 202,
+                            code: opts.marked_code(),
                         });
                     }
                     Err(StoreError::Conflict { .. }) => continue,
@@ -705,6 +732,28 @@ impl AppState {
             target: target(res, name),
             message: "too many concurrent updates, please retry".into(),
         })
+    }
+
+    /// Custom resources: drop fields the schema does not declare, then apply its defaults.
+    fn admit_custom(&self, res: &ResourceInfo, obj: &mut Value) {
+        if let Some(cr) = self.crds.of(res)
+            && let Some(schema) = &cr.schema
+        {
+            schema.prune(obj);
+            schema.apply_defaults(obj);
+        }
+    }
+
+    /// Custom resources: the schema's validation errors.
+    fn validate_custom(&self, res: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
+        match self.crds.of(res) {
+            Some(cr) => cr
+                .schema
+                .as_ref()
+                .map(|s| s.validate(obj))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
     }
 
     /// Remove an object from the store (if it is still at `kv`'s revision) and release what it
@@ -743,6 +792,8 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
+    /// The deprecated `orphanDependents`; only `false` changes anything beyond the policy.
+    pub orphan_dependents: Option<bool>,
 }
 
 impl DeleteOptions {
@@ -760,9 +811,8 @@ impl DeleteOptions {
             if let Some(g) = b.get("gracePeriodSeconds").and_then(Value::as_i64) {
                 o.grace_period_seconds = Some(g);
             }
-            if b.get("orphanDependents").and_then(Value::as_bool) == Some(true)
-                && o.propagation_policy.is_none()
-            {
+            o.orphan_dependents = b.get("orphanDependents").and_then(Value::as_bool);
+            if o.orphan_dependents == Some(true) && o.propagation_policy.is_none() {
                 o.propagation_policy = Some("Orphan".into());
             }
             o.precondition_uid = b
@@ -775,6 +825,16 @@ impl DeleteOptions {
                 .map(str::to_string);
         }
         o
+    }
+
+    /// The status of a delete that only marked the object: upstream answers 200, and 202 only
+    /// when the client set `orphanDependents: false` (handlers/delete.go).
+    fn marked_code(&self) -> u16 {
+        if self.orphan_dependents == Some(false) {
+            202
+        } else {
+            200
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 //! The API server's shared state and configuration.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use k3rs_api::alloc::Ipv4Cidr;
 use k3rs_store::Store;
 
 use crate::authn::TokenAuthenticator;
+use crate::crds::CustomResources;
 use crate::discovery::Discovery;
 use crate::metrics::Metrics;
 use crate::services::ServiceAllocators;
@@ -30,7 +31,10 @@ pub struct ApiServerConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: ApiServerConfig,
-    pub discovery: Discovery,
+    /// Discovery documents; rebuilt when the set of custom resources changes.
+    pub discovery: RwLock<Arc<Discovery>>,
+    /// The custom resources being served.
+    pub crds: CustomResources,
     pub metrics: Metrics,
     pub services: Mutex<ServiceAllocators>,
     pub version: Bytes,
@@ -52,4 +56,38 @@ pub fn version_document() -> Bytes {
         "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else if cfg!(target_arch = "aarch64") { "arm64" } else { std::env::consts::ARCH }),
     });
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
+impl AppState {
+    /// The current discovery documents.
+    pub fn discovery(&self) -> Arc<Discovery> {
+        match self.discovery.read() {
+            Ok(d) => d.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Rebuild discovery after custom resources changed.
+    pub fn rebuild_discovery(&self) {
+        let address = format!(
+            "{}:{}",
+            self.config.advertise_address, self.config.https_port
+        );
+        let fresh = Arc::new(Discovery::build(&address, &self.crds.infos()));
+        match self.discovery.write() {
+            Ok(mut d) => *d = fresh,
+            Err(p) => *p.into_inner() = fresh,
+        }
+    }
+
+    /// The resource at group/version/plural: built-in or custom.
+    pub fn resource(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&'static k3rs_api::registry::ResourceInfo> {
+        k3rs_api::registry::lookup(group, version, plural)
+            .or_else(|| self.crds.lookup(group, version, plural).map(|c| c.info))
+    }
 }
