@@ -137,6 +137,9 @@ const VERBS_NO_DELETECOLLECTION: &[&str] = &[
     "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
+/// Review resources are only created (evaluated), never stored.
+const CREATE_ONLY: &[&str] = &["create"];
+
 const NONE: &[&str] = &[];
 const ALL: &[&str] = &["all"];
 const API_EXTENSIONS: &[&str] = &["api-extensions"];
@@ -145,6 +148,8 @@ const CORE: &str = "";
 const APPS: &str = "apps";
 const EVENTS: &str = "events.k8s.io";
 const AUTOSCALING: &str = "autoscaling";
+const AUTHENTICATION: &str = "authentication.k8s.io";
+const AUTHORIZATION: &str = "authorization.k8s.io";
 const BATCH: &str = "batch";
 const CERTIFICATES: &str = "certificates.k8s.io";
 const NETWORKING: &str = "networking.k8s.io";
@@ -195,6 +200,20 @@ static RESOURCES: &[ResourceInfo] = &[
         .with_status().with_scale().with_generation(),
     // events.k8s.io/v1
     R::new(EVENTS, "v1", "events", "event", "Event", true, &["ev"], NONE, "events.k8s.io/events"),
+    // authentication.k8s.io/v1
+    R::new(AUTHENTICATION, "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, NONE, NONE, "authentication.k8s.io/selfsubjectreviews")
+        .with_verbs(CREATE_ONLY),
+    R::new(AUTHENTICATION, "v1", "tokenreviews", "tokenreview", "TokenReview", false, NONE, NONE, "authentication.k8s.io/tokenreviews")
+        .with_verbs(CREATE_ONLY),
+    // authorization.k8s.io/v1
+    R::new(AUTHORIZATION, "v1", "localsubjectaccessreviews", "localsubjectaccessreview", "LocalSubjectAccessReview", true, NONE, NONE, "authorization.k8s.io/localsubjectaccessreviews")
+        .with_verbs(CREATE_ONLY),
+    R::new(AUTHORIZATION, "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false, NONE, NONE, "authorization.k8s.io/selfsubjectaccessreviews")
+        .with_verbs(CREATE_ONLY),
+    R::new(AUTHORIZATION, "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", false, NONE, NONE, "authorization.k8s.io/selfsubjectrulesreviews")
+        .with_verbs(CREATE_ONLY),
+    R::new(AUTHORIZATION, "v1", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", false, NONE, NONE, "authorization.k8s.io/subjectaccessreviews")
+        .with_verbs(CREATE_ONLY),
     // autoscaling/v2 (preferred), autoscaling/v1
     R::new(AUTOSCALING, "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true, &["hpa"], ALL, "autoscaling/horizontalpodautoscalers")
         .with_status().with_generation(),
@@ -252,6 +271,8 @@ static RESOURCES: &[ResourceInfo] = &[
 static GROUPS: &[(&str, &[&str])] = &[
     (APPS, &["v1"]),
     (EVENTS, &["v1"]),
+    (AUTHENTICATION, &["v1"]),
+    (AUTHORIZATION, &["v1"]),
     (AUTOSCALING, &["v2", "v1"]),
     (BATCH, &["v1"]),
     (CERTIFICATES, &["v1"]),

@@ -176,6 +176,9 @@ impl Target {
 pub enum ApiError {
     #[error("{}", not_found_message(.0))]
     NotFound(Target),
+    /// 404 for something k3rs knows of but does not serve (yet): the message says why.
+    #[error("{0}")]
+    NotServed(String),
     #[error("{} {:?} already exists", .0.qualified(), .0.name)]
     AlreadyExists(Target),
     /// A write lost a race or carried a stale resourceVersion.
@@ -249,7 +252,7 @@ impl ApiError {
     /// The HTTP status code.
     pub fn code(&self) -> u16 {
         match self {
-            Self::NotFound(_) => 404,
+            Self::NotFound(_) | Self::NotServed(_) => 404,
             Self::AlreadyExists(_) | Self::Conflict { .. } => 409,
             Self::Invalid { .. } => 422,
             Self::BadRequest(_) => 400,
@@ -270,7 +273,7 @@ impl ApiError {
     /// The `reason` field upstream puts in the Status.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::NotFound(_) => "NotFound",
+            Self::NotFound(_) | Self::NotServed(_) => "NotFound",
             Self::AlreadyExists(_) => "AlreadyExists",
             Self::Conflict { .. } => "Conflict",
             Self::Invalid { .. } => "Invalid",

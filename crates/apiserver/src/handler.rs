@@ -13,7 +13,7 @@ use k3rs_api::registry::ResourceInfo;
 use k3rs_api::status::{ApiError, Target as ErrTarget, success_status};
 use serde_json::{Value, json};
 
-use crate::authn::{Caller, ConnectionIdentity, authenticate};
+use crate::authn::{Caller, ConnectionIdentity, User, authenticate};
 use crate::authz;
 use crate::discovery::Flavor;
 use crate::ops::{DeleteOptions, Written};
@@ -85,6 +85,10 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             _ => ApiError::Unauthorized("Unauthorized".into()),
         };
         return error_response(&err);
+    }
+    let mut req = req;
+    if let Caller::User(user) = &caller {
+        req.extensions_mut().insert(user.clone());
     }
     let (verb, resource) = match &target {
         Target::Resource(r) => (r.verb.as_str().to_string(), r.resource.clone()),
@@ -323,6 +327,11 @@ async fn resource_request(
             if res.group.is_empty() && res.plural == "pods" && r.verb == Verb::Create => {}
         Some("finalize")
             if res.group.is_empty() && res.plural == "namespaces" && r.verb == Verb::Update => {}
+        Some("token") if res.group.is_empty() && res.plural == "serviceaccounts" => {
+            return Err(ApiError::NotServed(
+                "serviceaccounts/token (TokenRequest) is not served yet: service account tokens arrive with RBAC".into(),
+            ));
+        }
         Some(_) => return Err(ApiError::NotFound(ErrTarget::default())),
     }
     let ct = content_type(req.headers());
@@ -347,6 +356,16 @@ async fn resource_request(
             let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
             crate::binding::bind(&state, res, ns, name, &body, &q).await?;
             Ok(value_response(201, &success_status(None)))
+        }
+        (Verb::Create, None) if crate::reviews::is_review(res) => {
+            let user = req
+                .extensions()
+                .get::<User>()
+                .cloned()
+                .unwrap_or_else(User::loopback);
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            let review = crate::reviews::evaluate(res, &user, &state.config.tokens, body)?;
+            Ok(value_response(201, &review))
         }
         (Verb::Create, _) => {
             let body = decode_body(&ct, &read_body(req.into_body()).await?)?;

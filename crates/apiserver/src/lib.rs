@@ -24,6 +24,7 @@ pub mod ops;
 mod patch;
 pub mod query;
 pub mod request;
+mod reviews;
 mod scale;
 pub mod serve;
 pub mod services;
