@@ -528,3 +528,33 @@ fn get_watch_sees_added_modified_deleted() {
         );
     }
 }
+
+#[test]
+fn auth_can_i_whoami_and_token_request() {
+    let server = Server::start(&[]);
+    for v in VERSIONS {
+        assert_eq!(
+            server
+                .ok(v, &["auth", "can-i", "create", "deployments"])
+                .trim(),
+            "yes"
+        );
+        let rules = server.ok(v, &["auth", "can-i", "--list"]);
+        assert!(rules.contains("*.*"), "{rules}");
+    }
+    let whoami = server.ok(
+        "1.33",
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+        ],
+    );
+    assert!(
+        whoami.starts_with("system:admin ") && whoami.contains("system:masters"),
+        "{whoami}"
+    );
+    let token = server.fails("1.33", &["create", "token", "default"]);
+    assert!(token.contains("not served yet"), "{token}");
+}
