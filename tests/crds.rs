@@ -201,7 +201,13 @@ fn crd_is_served_at_once_and_deleting_it_deletes_its_objects() {
 fn conflicting_crd_names_are_not_accepted() {
     let server = Server::start(&[]);
     server.ok_stdin("1.33", &["apply", "--validate=false", "-f", "-"], CRD);
-    let clash = CRD.replace("name: widgets.example.com", "name: widgets2.example.com");
+    // Another plural in the same group claiming the kind Widget and the short name wd.
+    let clash = CRD
+        .replace("name: widgets.example.com", "name: gadgets.example.com")
+        .replace(
+            "plural: widgets, singular: widget",
+            "plural: gadgets, singular: gadget",
+        );
     server.ok_stdin("1.33", &["apply", "--validate=false", "-f", "-"], &clash);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -210,7 +216,7 @@ fn conflicting_crd_names_are_not_accepted() {
             &[
                 "get",
                 "crd",
-                "widgets2.example.com",
+                "gadgets.example.com",
                 "-o",
                 "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].status}",
             ],
@@ -224,4 +230,68 @@ fn conflicting_crd_names_are_not_accepted() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn custom_objects_are_validated_pruned_and_defaulted_by_the_schema() {
+    let server = Server::start(&[]);
+    let v = "1.33";
+    server.ok_stdin(v, &["apply", "--validate=false", "-f", "-"], CRD);
+    server.ok(
+        v,
+        &[
+            "wait",
+            "--for",
+            "condition=established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ],
+    );
+    let apply =
+        |doc: &str| server.kubectl_stdin(v, &["apply", "--validate=false", "-f", "-"], Some(doc));
+    let stderr = |out: std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    // Wrong type, missing required, out of enum, below minimum: 422 naming the field.
+    let wrong_type = stderr(apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\nspec: {size: big}\n",
+    ));
+    assert!(
+        wrong_type.contains("spec.size") && wrong_type.contains("must be of type integer"),
+        "{wrong_type}"
+    );
+    let missing = stderr(apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: b}\nspec: {color: red}\n",
+    ));
+    assert!(missing.contains("spec.size: Required value"), "{missing}");
+    let enum_err = stderr(apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: c}\nspec: {size: 1, color: pink}\n",
+    ));
+    assert!(
+        enum_err.contains("spec.color: Unsupported value: \"pink\""),
+        "{enum_err}"
+    );
+    let minimum = stderr(apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: d}\nspec: {size: 0}\n",
+    ));
+    assert!(
+        minimum.contains("spec.size") && minimum.contains("greater than or equal to 1"),
+        "{minimum}"
+    );
+    assert!(
+        server
+            .ok(v, &["get", "widgets", "-o", "name"])
+            .trim()
+            .is_empty(),
+        "invalid objects were stored"
+    );
+
+    // Unknown fields are pruned; defaults are applied.
+    let out = apply(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: ok}\nspec: {size: 2, shape: round}\nextra: 1\n",
+    );
+    assert!(out.status.success(), "{}", stderr(out));
+    let stored = server.ok(v, &["get", "widget", "ok", "-o", "json"]);
+    let obj: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(obj["spec"], serde_json::json!({"size": 2, "color": "red"}));
+    assert!(obj.get("extra").is_none(), "{stored}");
 }

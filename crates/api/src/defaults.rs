@@ -18,6 +18,29 @@ pub fn apply(resource: &ResourceInfo, obj: &mut Value) {
 /// [`apply`] by group and kind (for callers without a [`ResourceInfo`]).
 pub fn apply_kind(group: &str, kind: &str, obj: &mut Value) {
     match (group, kind) {
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            crate::crd::apply_definition_defaults(obj);
+            // The storage version is recorded as stored from the first write on.
+            if let Some(storage) = crate::crd::storage_version(obj).map(str::to_string) {
+                let stored = obj
+                    .pointer_mut("/status/storedVersions")
+                    .and_then(Value::as_array_mut);
+                match stored {
+                    Some(list) if !list.iter().any(|v| v.as_str() == Some(storage.as_str())) => {
+                        list.push(json!(storage))
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(map) = obj.as_object_mut() {
+                            let status = map.entry("status").or_insert_with(|| json!({}));
+                            if let Some(status) = status.as_object_mut() {
+                                status.insert("storedVersions".into(), json!([storage]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
         ("", "Pod") => pod(obj),
         ("", "PodTemplate") => template_at(obj, &["template"]),
         ("", "ReplicationController") => replication_controller(obj),

@@ -30,6 +30,10 @@ pub fn validate_update(resource: &ResourceInfo, new: &Value, old: &Value) -> Vec
 
 /// [`validate_create`] by group, kind and scope (for callers without a [`ResourceInfo`]).
 pub fn validate_kind(group: &str, kind: &str, namespaced: bool, obj: &Value) -> Vec<FieldError> {
+    if (group, kind) == ("apiextensions.k8s.io", "CustomResourceDefinition") {
+        // Checks the CRD's metadata too (its name must be `<plural>.<group>`).
+        return crate::crd::validate_definition(obj);
+    }
     let mut errs = names::validate_object_meta(
         obj.get("metadata"),
         namespaced,
@@ -78,6 +82,9 @@ pub fn validate_kind_update(
     new: &Value,
     old: &Value,
 ) -> Vec<FieldError> {
+    if (group, kind) == ("apiextensions.k8s.io", "CustomResourceDefinition") {
+        return crate::crd::validate_definition_update(new, old);
+    }
     let mut errs = validate_kind(group, kind, namespaced, new);
     for f in ["name", "namespace"] {
         let (n, o) = (

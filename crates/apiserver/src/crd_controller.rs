@@ -117,6 +117,23 @@ fn versions(state: &AppState, crd: &Value) -> Vec<CustomResource> {
         .collect()
 }
 
+/// The names a served version uses, for conflict checks.
+fn definition_of(cr: &CustomResource) -> Definition {
+    let i = cr.info;
+    Definition {
+        group: i.group.to_string(),
+        version: i.version.to_string(),
+        plural: i.plural.to_string(),
+        singular: i.singular.to_string(),
+        kind: i.kind.to_string(),
+        namespaced: i.namespaced,
+        short_names: i.short_names.iter().map(|s| s.to_string()).collect(),
+        categories: i.categories.iter().map(|s| s.to_string()).collect(),
+        status: i.status,
+        scale: i.scale,
+    }
+}
+
 fn condition(kind: &str, ok: bool, reason: &str, message: &str, previous: &Value) -> Value {
     let status = if ok { "True" } else { "False" };
     // Keep the transition time when the status did not change.
@@ -143,9 +160,13 @@ async fn establish(state: &AppState, crd: &Value) -> Result<(), ApiError> {
     let builtin = registry::all()
         .iter()
         .any(|r| r.group == group && r.plural == plural);
-    let conflict = builtin || state.crds.conflicts(&name, group, plural);
+    let served = versions(state, crd);
+    let conflict = builtin
+        || served
+            .first()
+            .is_some_and(|cr| state.crds.conflicts(&name, &definition_of(cr)));
     if !conflict {
-        state.crds.set(&name, versions(state, crd));
+        state.crds.set(&name, served);
         state.rebuild_discovery();
     }
     let storage = crd

@@ -8,22 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use k3rs_api::crd::Schema;
 use k3rs_api::registry::ResourceInfo;
 use serde_json::Value;
-
-/// Placeholder for `k3rs_api::crd::Schema` (being written): accepts everything.
-pub struct Schema;
-
-impl Schema {
-    pub fn compile(_schema: &Value) -> Result<Self, Vec<k3rs_api::status::FieldError>> {
-        Ok(Schema)
-    }
-    pub fn prune(&self, _obj: &mut Value) {}
-    pub fn apply_defaults(&self, _obj: &mut Value) {}
-    pub fn validate(&self, _obj: &Value) -> Vec<k3rs_api::status::FieldError> {
-        Vec::new()
-    }
-}
 
 /// One served version of a custom resource.
 pub struct CustomResource {
@@ -142,16 +129,24 @@ impl CustomResources {
         }
     }
 
-    /// Whether another CRD already serves group/plural.
-    pub fn conflicts(&self, crd_name: &str, group: &str, plural: &str) -> bool {
-        self.served
-            .read()
-            .map(|s| {
-                s.values().any(|cr| {
-                    cr.crd_name != crd_name && cr.info.group == group && cr.info.plural == plural
-                })
+    /// Whether another CRD of the group already uses one of these names (plural, singular,
+    /// kind or a short name), as upstream's naming controller checks.
+    pub fn conflicts(&self, crd_name: &str, d: &Definition) -> bool {
+        let Ok(served) = self.served.read() else {
+            return false;
+        };
+        served
+            .values()
+            .filter(|cr| cr.crd_name != crd_name && cr.info.group == d.group)
+            .any(|cr| {
+                let i = cr.info;
+                i.plural == d.plural
+                    || i.singular == d.singular
+                    || i.kind == d.kind
+                    || d.short_names
+                        .iter()
+                        .any(|s| i.short_names.contains(&s.as_str()))
             })
-            .unwrap_or(false)
     }
 
     /// Every served custom resource, grouped by group and ordered by version priority.

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::authn::{Caller, ConnectionIdentity, User, authenticate};
 use crate::authz;
 use crate::discovery::Flavor;
+use crate::fieldvalidation::{self, Directive, Source};
 use crate::ops::{DeleteOptions, Written};
 use crate::query::Query;
 use crate::request::{ResourceRequest, Target, Verb, resolve};
@@ -120,6 +121,12 @@ async fn non_resource(state: &AppState, req: Request, path: &str, q: &Query) -> 
         return error_response(&ApiError::MethodNotAllowed(
             "the server does not allow this method on the requested resource".to_string(),
         ));
+    }
+    if crate::openapi::OpenApi::handles(path) {
+        return state
+            .openapi
+            .serve(path, req.uri().query(), req.headers())
+            .await;
     }
     match path {
         "/version" | "/version/" => json_response(200, state.version.clone(), "application/json"),
@@ -335,6 +342,13 @@ async fn resource_request(
         Some(_) => return Err(ApiError::NotFound(ErrTarget::default())),
     }
     let ct = content_type(req.headers());
+    // `Accept: …;as=Table|PartialObjectMetadata[List]` on reads (see table.rs).
+    let conversion = match r.verb {
+        Verb::Get | Verb::List | Verb::Watch => {
+            crate::table::negotiate(req.headers(), req.uri().query())?
+        }
+        _ => None,
+    };
     match (r.verb, sub) {
         (Verb::Get, Some("scale")) => Ok(value_response(
             200,
@@ -342,16 +356,28 @@ async fn resource_request(
         )),
         (Verb::Get, _) => {
             let kv = state.get_kv(res, ns, name).await?;
+            if let Some(conv) = &conversion {
+                return crate::table::object(res, conv, &kv);
+            }
             let body = crate::codec::to_json(&kv.value, kv.mod_revision)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(json_response(200, body, "application/json"))
         }
-        (Verb::List, _) => Ok(json_response(
-            200,
-            state.list(res, ns, &q).await?,
-            "application/json",
-        )),
-        (Verb::Watch, _) => watch::watch(state.clone(), res, ns.map(str::to_string), q).await,
+        (Verb::List, _) => match &conversion {
+            Some(conv) => crate::table::list(res, conv, &state.list_page(res, ns, &q).await?),
+            None => Ok(json_response(
+                200,
+                state.list(res, ns, &q).await?,
+                "application/json",
+            )),
+        },
+        (Verb::Watch, _) => {
+            let resp = watch::watch(state.clone(), res, ns.map(str::to_string), q).await?;
+            Ok(match conversion {
+                Some(conv) => crate::table::watch(res, conv, resp),
+                None => resp,
+            })
+        }
         (Verb::Create, Some("binding")) => {
             let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
             crate::binding::bind(&state, res, ns, name, &body, &q).await?;
@@ -368,8 +394,18 @@ async fn resource_request(
             Ok(value_response(201, &review))
         }
         (Verb::Create, _) => {
-            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
-            Ok(written(state.create(res, ns, body, &q).await?))
+            let raw = read_body(req.into_body()).await?;
+            let mut body = decode_body(&ct, &raw)?;
+            let warnings = fieldvalidation::check(
+                res,
+                Directive::from_query(&q),
+                Source::Object,
+                &mut body,
+                fieldvalidation::is_json(&ct).then_some(&raw[..]),
+            )?;
+            let mut resp = written(state.create(res, ns, body, &q).await?);
+            fieldvalidation::add_warnings(&mut resp, &warnings);
+            Ok(resp)
         }
         (Verb::Update, Some("scale")) => {
             let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
@@ -379,12 +415,22 @@ async fn resource_request(
             ))
         }
         (Verb::Update, _) => {
-            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
-            Ok(written(
+            let raw = read_body(req.into_body()).await?;
+            let mut body = decode_body(&ct, &raw)?;
+            let warnings = fieldvalidation::check(
+                res,
+                Directive::from_query(&q),
+                Source::Object,
+                &mut body,
+                fieldvalidation::is_json(&ct).then_some(&raw[..]),
+            )?;
+            let mut resp = written(
                 state
                     .update_with(res, ns, name, sub, &q, |_| Ok(body.clone()))
                     .await?,
-            ))
+            );
+            fieldvalidation::add_warnings(&mut resp, &warnings);
+            Ok(resp)
         }
         (Verb::Patch, _) => {
             let patch = read_body(req.into_body()).await?;
@@ -396,13 +442,23 @@ async fn resource_request(
                 .await?;
                 return Ok(value_response(200, &out));
             }
-            Ok(written(
+            // Field validation looks at the patched object (unknown fields) and the patch
+            // text (duplicate keys), as upstream's patcher does.
+            let directive = Directive::from_query(&q);
+            let raw = fieldvalidation::is_json(&ct).then_some(&patch[..]);
+            let mut warnings = Vec::new();
+            let mut resp = written(
                 state
                     .update_with(res, ns, name, sub, &q, |current| {
-                        crate::patch::apply(kind, current, &patch)
+                        let mut out = crate::patch::apply(kind, current, &patch)?;
+                        warnings =
+                            fieldvalidation::check(res, directive, Source::Patch, &mut out, raw)?;
+                        Ok(out)
                     })
                     .await?,
-            ))
+            );
+            fieldvalidation::add_warnings(&mut resp, &warnings);
+            Ok(resp)
         }
         (Verb::Delete, _) => {
             let opts = delete_options(req.into_body(), &ct, &q).await?;

@@ -16,10 +16,12 @@ pub mod codec;
 mod crd_controller;
 pub mod crds;
 pub mod discovery;
+pub mod fieldvalidation;
 pub mod handler;
 mod meta;
 pub mod metrics;
 mod namespace_lifecycle;
+pub mod openapi;
 pub mod ops;
 mod patch;
 pub mod query;
@@ -29,6 +31,7 @@ mod scale;
 pub mod serve;
 pub mod services;
 pub mod state;
+mod table;
 mod watch;
 
 use std::sync::{Arc, Mutex};
@@ -58,8 +61,10 @@ impl ApiServer {
             metrics: metrics::Metrics::default(),
             services: Mutex::new(services),
             version: state::version_document(),
+            openapi: Arc::new(openapi::OpenApi::default()),
             config,
         });
+        state.openapi.warm();
         bootstrap::run(&state).await?;
         Ok(Self { state })
     }

@@ -63,6 +63,16 @@ fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::Internal(format!("{}: {e}", kv.key)))
 }
 
+/// One page of a list: what [`AppState::list_page`] found.
+pub struct ListPage {
+    /// The matching objects in key order, as stored (see [`codec`]).
+    pub items: Vec<KeyValue>,
+    /// The revision the list was read at (the list's `resourceVersion`).
+    pub revision: Revision,
+    /// The `continue` token when more items follow.
+    pub continue_token: Option<String>,
+}
+
 /// A continue token, as upstream encodes it (base64 JSON).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
@@ -148,13 +158,58 @@ impl AppState {
         decode(&self.get_kv(res, ns, name).await?)
     }
 
-    /// A list response body (JSON bytes), honouring selectors, paging and resourceVersion.
+    /// A list response body (JSON bytes), honouring selectors, paging and resourceVersion:
+    /// [`AppState::list_page`] spliced into a `<Kind>List` without re-serializing the items.
     pub async fn list(
         &self,
         res: &ResourceInfo,
         ns: Option<&str>,
         q: &Query,
     ) -> Result<Vec<u8>, ApiError> {
+        let page = self.list_page(res, ns, q).await?;
+        let items = &page.items;
+        let mut body =
+            Vec::with_capacity(256 + items.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
+        body.extend_from_slice(b"{\"kind\":");
+        body.extend_from_slice(
+            serde_json::to_string(&format!("{}List", res.kind))
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        body.extend_from_slice(b",\"apiVersion\":");
+        body.extend_from_slice(
+            serde_json::to_string(&res.api_version())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        body.extend_from_slice(b",\"metadata\":{\"resourceVersion\":\"");
+        body.extend_from_slice(page.revision.to_string().as_bytes());
+        body.push(b'"');
+        if let Some(token) = &page.continue_token {
+            body.extend_from_slice(b",\"continue\":\"");
+            body.extend_from_slice(token.as_bytes());
+            body.push(b'"');
+        }
+        body.extend_from_slice(b"},\"items\":[");
+        for (i, kv) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            codec::write_json(&kv.value, kv.mod_revision, &mut body)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        body.extend_from_slice(b"]}");
+        Ok(body)
+    }
+
+    /// One page of a list, honouring selectors, paging and resourceVersion: the stored
+    /// items (encoded as in [`codec`]), the list's revision and its continue token.
+    pub async fn list_page(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        q: &Query,
+    ) -> Result<ListPage, ApiError> {
         let filter = Filter::new(res, q)?;
         let prefix = list_prefix(res, ns);
         let (mut revision, mut start_after) = (None, None);
@@ -243,45 +298,23 @@ impl AppState {
             }
             start_after = last_key.clone();
         }
-        let mut body =
-            Vec::with_capacity(256 + items.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
-        body.extend_from_slice(b"{\"kind\":");
-        body.extend_from_slice(
-            serde_json::to_string(&format!("{}List", res.kind))
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        body.extend_from_slice(b",\"apiVersion\":");
-        body.extend_from_slice(
-            serde_json::to_string(&res.api_version())
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        body.extend_from_slice(b",\"metadata\":{\"resourceVersion\":\"");
-        body.extend_from_slice(list_revision.to_string().as_bytes());
-        body.push(b'"');
+        let mut continue_token = None;
         if more && let Some(last) = &last_key {
             let token = ContinueToken {
                 v: "meta.k8s.io/v1".into(),
                 rv: list_revision,
                 start: last.strip_prefix(&prefix).unwrap_or(last).to_string(),
             };
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(serde_json::to_vec(&token).unwrap_or_default());
-            body.extend_from_slice(b",\"continue\":\"");
-            body.extend_from_slice(token.as_bytes());
-            body.push(b'"');
+            continue_token = Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(serde_json::to_vec(&token).unwrap_or_default()),
+            );
         }
-        body.extend_from_slice(b"},\"items\":[");
-        for (i, kv) in items.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            codec::write_json(&kv.value, kv.mod_revision, &mut body)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-        }
-        body.extend_from_slice(b"]}");
-        Ok(body)
+        Ok(ListPage {
+            items,
+            revision: list_revision,
+            continue_token,
+        })
     }
 
     /// Refuse writes into a missing or terminating namespace.

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub services: Mutex<ServiceAllocators>,
     pub version: Bytes,
+    /// The OpenAPI documents (built once).
+    pub openapi: Arc<crate::openapi::OpenApi>,
 }
 
 /// The Kubernetes version k3rs serves.
