@@ -33,7 +33,7 @@ const THROUGHPUT_SECS: u64 = 5;
 const OPEN_LOOP_RATE: u64 = 200;
 const OPEN_LOOP_SECS: u64 = 10;
 const FLOOR_OPEN_LOOP_SECS: u64 = 3;
-const GET_SAMPLES: usize = 2000;
+const GET_SAMPLES: usize = 5000;
 const PODS: usize = 1000;
 const LIST_SAMPLES: usize = 50;
 const WATCHERS: usize = 10;
@@ -129,10 +129,18 @@ fn real_main() -> R<()> {
             return Err("taskset -p -c 1 <bench pid> failed".into());
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .ctx("tokio runtime")?;
+    // Pinned to one core, the bench runs on one thread: with a multi-thread runtime the
+    // block_on thread and the worker would hand every request to each other on the same
+    // core, and a woken thread can wait a whole scheduler slice (≈ 3–4 ms) — a client-side
+    // tail that measured p99 ≈ 2–3 ms even for /version (≈ 0.09 ms on one thread).
+    let rt = if pin {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .ctx("tokio runtime")?;
     println!(
         "api_bench: {} run(s), server {}, pinning: {}, load before: {}",
         args.runs,
@@ -189,6 +197,20 @@ fn cpu_secs(pid: &str) -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(14) + ticks(15)) / clk_tck()
+}
+
+/// Open sockets of a process (listener + one per client connection).
+fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn vm_rss_kb(pid: u32) -> R<u64> {
@@ -282,7 +304,6 @@ impl Display for Lat {
 struct Server {
     child: Child,
     dir: tempfile::TempDir,
-    port: u16,
 }
 
 impl Drop for Server {
@@ -330,7 +351,7 @@ fn spawn_server(bin: &Path, port: u16, pin: bool) -> R<(Server, Instant)> {
         .stderr(Stdio::from(log));
     let started = Instant::now();
     let child = cmd.spawn().ctx("starting k3rs server")?;
-    Ok((Server { child, dir, port }, started))
+    Ok((Server { child, dir }, started))
 }
 
 impl Server {
@@ -749,12 +770,16 @@ async fn watch_bench(
 struct RunResult {
     ready: Duration,
     rss_mb: f64,
+    /// After all the phases (the store keeps current objects in memory).
+    rss_end_mb: f64,
     idle_cpu_pct: f64,
     tput: Throughput,
     create: OpenLoop,
     create_floor: OpenLoop,
     get: Lat,
     get_floor: Lat,
+    /// Connections the client opened during the sequential GET loops.
+    get_new_connections: usize,
     list: Lat,
     list_bytes: usize,
     pods_per_sec: f64,
@@ -834,6 +859,7 @@ async fn one_run(bin: &Path, pin: bool) -> R<RunResult> {
         .create(&PostParams::default(), &configmap("probe", 0))
         .await
         .ctx("creating the probe ConfigMap")?;
+    let sockets_before = sockets(pid);
     let (get, _) = sequential_get(
         &clients[0],
         "/api/v1/namespaces/bench/configmaps/probe",
@@ -842,7 +868,10 @@ async fn one_run(bin: &Path, pin: bool) -> R<RunResult> {
     )
     .await?;
     let (get_floor, _) = sequential_get(&clients[0], "/version", GET_SAMPLES, 100).await?;
-    println!("GET: {get}; /version: {get_floor}");
+    let get_new_connections = sockets(pid).saturating_sub(sockets_before);
+    println!(
+        "GET: {get}; /version: {get_floor}; server sockets {sockets_before} → +{get_new_connections}"
+    );
 
     // LIST of 1,000 pods.
     let t = Instant::now();
@@ -887,16 +916,19 @@ async fn one_run(bin: &Path, pin: bool) -> R<RunResult> {
 
     // Watch delivery.
     let watch = watch_bench(&cfg, &clients, "bench-watch", pid).await?;
+    let rss_end_mb = vm_rss_kb(pid)? as f64 / 1024.0;
     drop(server);
     Ok(RunResult {
         ready,
         rss_mb,
+        rss_end_mb,
         idle_cpu_pct,
         tput,
         create,
         create_floor,
         get,
         get_floor,
+        get_new_connections,
         list,
         list_bytes,
         pods_per_sec,
@@ -915,8 +947,8 @@ impl RunResult {
             self.ready.as_secs_f64() * 1e3
         );
         println!(
-            "| idle RSS (VmRSS 2 s after ready) | {:.1} MB (server CPU in those 2 s: {:.1} %) | ≤ 40 MB |",
-            self.rss_mb, self.idle_cpu_pct
+            "| idle RSS (VmRSS 2 s after ready) | {:.1} MB (server CPU in those 2 s: {:.1} %; RSS at the end of the run {:.0} MB) | ≤ 40 MB |",
+            self.rss_mb, self.idle_cpu_pct, self.rss_end_mb
         );
         println!(
             "| creates/s, {TASKS} tasks over {CLIENTS} clients, {THROUGHPUT_SECS} s | {:.0}/s ({} ok, {} errors{}); latency {}; CPU bench {:.0} % / server {:.0} % of a core | ≥ 5,000/s, 0 errors |",
@@ -994,6 +1026,9 @@ fn summary(results: &[RunResult]) {
         format!("{:.0}", r.ready.as_secs_f64() * 1e3)
     });
     row("idle VmRSS (MB)", &|r| format!("{:.1}", r.rss_mb));
+    row("  VmRSS after all phases (MB)", &|r| {
+        format!("{:.0}", r.rss_end_mb)
+    });
     row("creates/s, 64 clients (errors)", &|r| {
         format!("{:.0} ({})", r.tput.ok as f64 / r.tput.secs, r.tput.errors)
     });
@@ -1005,6 +1040,9 @@ fn summary(results: &[RunResult]) {
     row("  floor: /version @200/s", &|r| pp(&r.create_floor.lat));
     row("GET one ConfigMap", &|r| pp(&r.get));
     row("  floor: GET /version", &|r| pp(&r.get_floor));
+    row("  new connections in the GET loops", &|r| {
+        r.get_new_connections.to_string()
+    });
     row("LIST 1,000 pods", &|r| pp(&r.list));
     row("watch delivery from send", &|r| pp(&r.watch.from_send));
     row("watch delivery from ack", &|r| pp(&r.watch.from_ack));

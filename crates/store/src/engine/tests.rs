@@ -142,7 +142,8 @@ async fn failed_commit_fails_the_whole_batch_and_changes_nothing() {
     let (x, y, z) = tokio::join!(
         store.update("/a", b"2".to_vec(), Some(1)),
         store.create("/b", b"1".to_vec()),
-        store.create("/a", b"dup".to_vec()),
+        // Every write here would succeed: each reaches the failing backend whatever batch it lands in.
+        store.create("/c", b"1".to_vec()),
     );
     for r in [x, y, z] {
         assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
@@ -150,6 +151,7 @@ async fn failed_commit_fails_the_whole_batch_and_changes_nothing() {
     assert_eq!(store.current_revision(), 1);
     assert_eq!(store.get("/a").await.expect("get"), Some(a));
     assert_eq!(store.get("/b").await.expect("get"), None);
+    assert_eq!(store.get("/c").await.expect("get"), None);
     store
         .backend()
         .fail

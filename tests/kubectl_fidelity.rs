@@ -1,0 +1,218 @@
+//! Acceptance (issue 3, parts 1 and 2): OpenAPI and server-side field validation with stock
+//! kubectl 1.27 (protobuf /openapi/v2), 1.30 and 1.33 (/openapi/v3) against a real server.
+
+mod common;
+
+use common::Server;
+
+const VERSIONS: &[&str] = &["1.27", "1.30", "1.33"];
+
+fn manifest(ns: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: {ns}
+data:
+  color: blue
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: {ns}
+type: Opaque
+data:
+  password: czNjcmV0
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+  labels: {{tier: web}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {{maxSurge: 1, maxUnavailable: "25%"}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        env:
+        - {{name: A, value: "1"}}
+        resources:
+          limits: {{cpu: 100m, memory: 64Mi}}
+        ports:
+        - containerPort: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  selector: {{app: web}}
+  ports:
+  - port: 80
+    targetPort: 80
+"#
+    )
+}
+
+#[test]
+fn apply_with_default_validation_and_unknown_fields() {
+    let server = Server::start(&[]);
+    for v in VERSIONS {
+        let ns = format!("fid-{}", v.replace('.', "-"));
+        let out = server.ok_stdin(v, &["apply", "-f", "-"], &manifest(&ns));
+        for line in [
+            format!("namespace/{ns} created"),
+            "configmap/settings created".into(),
+            "secret/creds created".into(),
+            "deployment.apps/web created".into(),
+            "service/web created".into(),
+        ] {
+            assert!(out.contains(&line), "kubectl {v}: {out}");
+        }
+        // Re-applying the same manifest changes nothing.
+        let again = server.ok_stdin(v, &["apply", "-f", "-"], &manifest(&ns));
+        assert!(
+            again.contains("deployment.apps/web unchanged"),
+            "kubectl {v}: {again}"
+        );
+        let image = server.ok(
+            v,
+            &[
+                "-n",
+                &ns,
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image}",
+            ],
+        );
+        assert_eq!(image, "busybox:1.36");
+
+        // An unknown field fails, naming it (Strict is kubectl's default with validation).
+        let bad = manifest(&ns)
+            .replace("name: web\n  namespace", "name: web-bad\n  namespace")
+            .replace("  replicas: 2\n", "  replicas: 2\n  foo: bar\n")
+            .replace(
+                "        image: busybox:1.36\n",
+                "        image: busybox:1.36\n        imagePullPolice: Always\n",
+            );
+        let out = server.kubectl_stdin(v, &["apply", "-f", "-"], Some(&bad));
+        assert!(!out.status.success(), "kubectl {v} accepted unknown fields");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(
+                r#"Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.foo", unknown field "spec.template.spec.containers[0].imagePullPolice""#
+            ),
+            "kubectl {v}: {stderr}"
+        );
+        let missing = server.kubectl(v, &["-n", &ns, "get", "deploy", "web-bad"]);
+        assert!(!missing.status.success(), "kubectl {v}: web-bad was stored");
+
+        // --validate=false sends Ignore: the object is created and the field dropped.
+        server.ok_stdin(v, &["apply", "--validate=false", "-f", "-"], &bad);
+        // (The last-applied annotation keeps the manifest as written, as upstream's does.)
+        let spec = server.ok(
+            v,
+            &[
+                "-n",
+                &ns,
+                "get",
+                "deploy",
+                "web-bad",
+                "-o",
+                "jsonpath={.spec}",
+            ],
+        );
+        assert!(
+            !spec.contains("imagePullPolice") && !spec.contains("\"foo\""),
+            "kubectl {v}: {spec}"
+        );
+    }
+}
+
+#[test]
+fn explain_prints_field_descriptions() {
+    let server = Server::start(&[]);
+    for v in VERSIONS {
+        let out = server.ok(v, &["explain", "deployment.spec.strategy.rollingUpdate"]);
+        assert!(
+            out.contains("KIND:") && out.contains("Deployment"),
+            "{v}: {out}"
+        );
+        assert!(
+            out.contains("maxSurge") && out.contains("maxUnavailable"),
+            "{v}: {out}"
+        );
+        assert!(
+            out.contains("The maximum number of pods that can be scheduled above the desired"),
+            "kubectl {v}: {out}"
+        );
+        let out = server.ok(v, &["explain", "pod.spec.containers.ports"]);
+        assert!(out.contains("containerPort"), "{v}: {out}");
+    }
+}
+
+#[test]
+fn create_dry_run_server_stores_nothing_and_warn_mode_warns() {
+    let server = Server::start(&[]);
+    for v in VERSIONS {
+        let name = format!("dry-{}", v.replace('.', "-"));
+        let cm = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","namespace":"default"}},"data":{{"a":"1"}}}}"#
+        );
+        let out = server.ok_stdin(v, &["create", "--dry-run=server", "-f", "-"], &cm);
+        assert!(out.contains("(server dry run)"), "{v}: {out}");
+        let got = server.kubectl(v, &["get", "configmap", &name]);
+        assert!(!got.status.success(), "kubectl {v}: dry run stored {name}");
+    }
+    // --validate=warn: the object is created and kubectl prints the server's warning.
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"warned","namespace":"default"},"bogus":1}"#;
+    let out = server.kubectl_stdin("1.33", &["create", "--validate=warn", "-f", "-"], Some(cm));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"Warning: unknown field "bogus""#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn openapi_documents_are_served_cacheable() {
+    let server = Server::start(&[]);
+    let index = server.ok("1.33", &["get", "--raw", "/openapi/v3"]);
+    let index: serde_json::Value = serde_json::from_str(&index).expect("index JSON");
+    let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .expect("apps/v1 in the index");
+    assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
+    let doc = server.ok("1.33", &["get", "--raw", url]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("GV JSON");
+    assert!(doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"].is_object());
+    let v2 = server.ok("1.33", &["get", "--raw", "/openapi/v2"]);
+    let v2: serde_json::Value = serde_json::from_str(&v2).expect("v2 JSON");
+    assert_eq!(v2["swagger"], "2.0");
+    assert!(index["paths"]["api/v1"].is_object());
+}
