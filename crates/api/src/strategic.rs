@@ -19,8 +19,14 @@
 //! - `"$setElementOrder/<field>": [...]` fixes the order of a merged list (kubectl sends it);
 //! - `"$retainKeys": [...]` clears every key of the map that is not listed.
 //!
-//! The order of a merged list follows upstream exactly: `$setElementOrder` first, then the order of
-//! the patch's elements, then the order of the live list for elements only the server has.
+//! The order of a merged list is upstream's: the patch's elements in the patch's order (or the
+//! `$setElementOrder` order), and each server-only element placed before the first patch element
+//! that follows it in the live list; elements with no such anchor go after the patch's elements,
+//! and new patch elements without an anchor go first (as in the docs' `kubectl patch` example,
+//! where the added container comes out before the existing one). Where `$setElementOrder` meets a
+//! patch that also deletes or adds elements, upstream's live order is a Go slice that the merge
+//! has partly overwritten; that is reproduced, modelling the slice capacity as `encoding/json`
+//! leaves it, because upstream's own expected results depend on it.
 //!
 //! Types or fields the schema does not know merge like a JSON merge patch (maps merge, lists are
 //! replaced), which is what upstream does for unstructured objects. Pass [`NoSchema`] to get that for
@@ -32,10 +38,14 @@
 //! - values that are copied in as they are (new keys, new list elements, replaced lists and maps)
 //!   have every directive removed; upstream drops maps carrying `$patch` but lets `$retainKeys`,
 //!   `$setElementOrder/…` and `$deleteFromPrimitiveList/…` keys through, and drops a new map
-//!   marked `"$patch": "replace"` where this keeps its content;
+//!   marked `"$patch": "replace"` where this keeps its content (and rejects an unknown `$patch`
+//!   value there, which upstream drops silently);
 //! - new list elements have their `null` values removed, like upstream does for new map values;
+//! - a field and its `$deleteFromPrimitiveList/…` are applied in that order (upstream: map order);
 //! - inputs on which upstream panics (maps as merge-key values, `$setElementOrder` on a list of
-//!   maps without merge key) are errors.
+//!   maps without merge key) are errors;
+//! - the slice overwrite above is not reproduced for lists of primitives, where it only shows when
+//!   the live set already holds duplicates.
 
 use std::collections::{HashMap, HashSet};
 
