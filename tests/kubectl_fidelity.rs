@@ -216,3 +216,125 @@ fn openapi_documents_are_served_cacheable() {
     assert_eq!(v2["swagger"], "2.0");
     assert!(index["paths"]["api/v1"].is_object());
 }
+
+const WEB: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        env:
+        - {name: KEEP, value: "1"}
+        - {name: DROP, value: "2"}
+        ports:
+        - {containerPort: 80}
+        - {containerPort: 443}
+      - name: sidecar
+        image: busybox:1.36
+"#;
+
+/// Client-side apply sends a three-way strategic merge patch; the result must equal upstream's.
+#[test]
+fn reapplying_an_edited_manifest_changes_exactly_that() {
+    let server = Server::start(&[]);
+    for v in ["1.27", "1.30", "1.33"] {
+        let ns = format!("reapply-{}", v.replace('.', "-"));
+        server.ok(v, &["create", "namespace", &ns]);
+        let applied = server.ok_stdin(v, &["-n", &ns, "apply", "-f", "-"], WEB);
+        assert!(applied.contains("created"), "{applied}");
+        // Someone else scales it; client-side apply must keep fields it does not manage.
+        server.ok(
+            v,
+            &["-n", &ns, "annotate", "deployment", "web", "team=blue"],
+        );
+        let edited = WEB
+            .replace("image: nginx:1.25", "image: nginx:1.26")
+            .replace("        - {name: DROP, value: \"2\"}\n", "");
+        let reapplied = server.ok_stdin(v, &["-n", &ns, "apply", "-f", "-"], &edited);
+        assert!(reapplied.contains("configured"), "{reapplied}");
+        let get = |path: &str| {
+            server.ok(
+                v,
+                &[
+                    "-n",
+                    &ns,
+                    "get",
+                    "deployment",
+                    "web",
+                    "-o",
+                    &format!("jsonpath={path}"),
+                ],
+            )
+        };
+        assert_eq!(
+            get("{.spec.template.spec.containers[*].image}"),
+            "nginx:1.26 busybox:1.36"
+        );
+        assert_eq!(
+            get("{.spec.template.spec.containers[0].env[*].name}"),
+            "KEEP"
+        );
+        assert_eq!(
+            get("{.spec.template.spec.containers[0].ports[*].containerPort}"),
+            "80 443"
+        );
+        assert_eq!(get("{.metadata.annotations.team}"), "blue");
+        assert_eq!(get("{.spec.replicas}"), "2");
+        let again = server.ok_stdin(v, &["-n", &ns, "apply", "-f", "-"], &edited);
+        assert!(again.contains("unchanged"), "{again}");
+    }
+}
+
+/// `kubectl patch` with a strategic merge patch: add a container by name, replace one env
+/// var, delete one port with `$patch: delete`.
+#[test]
+fn strategic_merge_patch_by_merge_keys() {
+    let server = Server::start(&[]);
+    let v = "1.33";
+    server.ok_stdin(v, &["apply", "-f", "-"], WEB);
+    let patch = r#"{"spec":{"template":{"spec":{"containers":[
+        {"name":"web","env":[{"name":"KEEP","value":"changed"}],"ports":[{"containerPort":443,"$patch":"delete"}]},
+        {"name":"logger","image":"busybox:1.36"}]}}}}"#;
+    server.ok(v, &["patch", "deployment", "web", "-p", patch]);
+    let get = |path: &str| {
+        server.ok(
+            v,
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                &format!("jsonpath={path}"),
+            ],
+        )
+    };
+    let mut names: Vec<String> = get("{.spec.template.spec.containers[*].name}")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["logger", "sidecar", "web"]);
+    assert_eq!(
+        get("{.spec.template.spec.containers[?(@.name==\"web\")].env[?(@.name==\"KEEP\")].value}"),
+        "changed"
+    );
+    assert_eq!(
+        get("{.spec.template.spec.containers[?(@.name==\"web\")].env[*].name}"),
+        "KEEP DROP"
+    );
+    assert_eq!(
+        get("{.spec.template.spec.containers[?(@.name==\"web\")].ports[*].containerPort}"),
+        "80"
+    );
+}

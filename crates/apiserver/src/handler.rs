@@ -435,9 +435,11 @@ async fn resource_request(
         (Verb::Patch, _) => {
             let patch = read_body(req.into_body()).await?;
             let kind = crate::patch::PatchKind::from_content_type(&ct)?;
+            let root =
+                crate::patch::strategic_root(res, sub).filter(|_| state.crds.of(res).is_none());
             if sub == Some("scale") {
                 let out = scale::update(&state, res, ns, name, &q, |current| {
-                    crate::patch::apply(kind, current, &patch)
+                    crate::patch::apply(kind, root, current, &patch)
                 })
                 .await?;
                 return Ok(value_response(200, &out));
@@ -450,7 +452,7 @@ async fn resource_request(
             let mut resp = written(
                 state
                     .update_with(res, ns, name, sub, &q, |current| {
-                        let mut out = crate::patch::apply(kind, current, &patch)?;
+                        let mut out = crate::patch::apply(kind, root, current, &patch)?;
                         warnings =
                             fieldvalidation::check(res, directive, Source::Patch, &mut out, raw)?;
                         Ok(out)

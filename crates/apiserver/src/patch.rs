@@ -1,9 +1,11 @@
-//! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386), and the part of strategic
-//! merge patch that equals a merge patch: a body without lists and without `$` directives (lists
-//! are where the two differ, through per-field merge keys). The rest of strategic merge patch
-//! and server-side apply come with full kubectl fidelity.
+//! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge
+//! patch (merge keys and list strategies from the built-in schemas). Server-side apply comes
+//! with full kubectl fidelity.
 
+use k3rs_api::registry::ResourceInfo;
+use k3rs_api::schema::{self, Gvk};
 use k3rs_api::status::ApiError;
+use k3rs_api::strategic;
 use serde_json::Value;
 
 /// The patch formats of the PATCH verb.
@@ -30,11 +32,26 @@ impl PatchKind {
     }
 }
 
-/// Apply a patch to the current object, returning the patched one.
-pub fn apply(kind: PatchKind, current: &Value, patch: &[u8]) -> Result<Value, ApiError> {
-    let mut doc = current.clone();
+/// The schema type a strategic merge patch of `res` (or of its `subresource`) starts from.
+/// None for custom resources: upstream refuses strategic merge patches for them.
+pub fn strategic_root(res: &ResourceInfo, subresource: Option<&str>) -> Option<&'static str> {
+    match subresource {
+        Some("scale") => schema::kind_type(Gvk::new("autoscaling", "v1", "Scale")),
+        _ => schema::kind_type(Gvk::new(res.group, res.version, res.kind)),
+    }
+}
+
+/// Apply a patch to the current object, returning the patched one. `strategic_root` is the
+/// schema type for strategic merge patches (see [`strategic_root`]).
+pub fn apply(
+    kind: PatchKind,
+    strategic_root: Option<&str>,
+    current: &Value,
+    patch: &[u8],
+) -> Result<Value, ApiError> {
     match kind {
         PatchKind::Json => {
+            let mut doc = current.clone();
             let ops: json_patch::Patch = serde_json::from_slice(patch)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
             json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::Invalid {
@@ -45,6 +62,7 @@ pub fn apply(kind: PatchKind, current: &Value, patch: &[u8]) -> Result<Value, Ap
                     format!("the server rejected our request due to an error in our request: {e}"),
                 )],
             })?;
+            Ok(doc)
         }
         PatchKind::Merge | PatchKind::Strategic => {
             let p: Value = serde_json::from_slice(patch)
@@ -52,26 +70,19 @@ pub fn apply(kind: PatchKind, current: &Value, patch: &[u8]) -> Result<Value, Ap
             if !p.is_object() {
                 return Err(ApiError::bad_request("a merge patch must be a JSON object"));
             }
-            if kind == PatchKind::Strategic && !merge_equivalent(&p) {
-                return Err(ApiError::UnsupportedMediaType(
-                    "strategic merge patches with lists or $-directives are not supported yet; use kubectl patch --type merge or --type json".into(),
-                ));
+            if kind == PatchKind::Merge {
+                let mut doc = current.clone();
+                json_patch::merge(&mut doc, &p);
+                return Ok(doc);
             }
-            json_patch::merge(&mut doc, &p);
+            let Some(root) = strategic_root else {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml".into(),
+                ));
+            };
+            strategic::apply(current, &p, root, schema::schemas())
+                .map_err(|e| ApiError::bad_request(e.to_string()))
         }
-    }
-    Ok(doc)
-}
-
-/// Whether a strategic merge patch means the same as a JSON merge patch: no lists anywhere
-/// (lists merge by key or replace per field) and no `$patch`/`$retainKeys`/… directive keys.
-fn merge_equivalent(p: &Value) -> bool {
-    match p {
-        Value::Array(_) => false,
-        Value::Object(m) => m
-            .iter()
-            .all(|(k, v)| !k.starts_with('$') && merge_equivalent(v)),
-        _ => true,
     }
 }
 

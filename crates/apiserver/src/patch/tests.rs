@@ -1,28 +1,40 @@
 use super::*;
 use serde_json::json;
 
-#[test]
-fn strategic_without_lists_is_a_merge_patch() {
-    let current =
-        json!({"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}}, "data": {"k": "v"}});
-    let patch = br#"{"metadata": {"labels": {"x": null, "z": "3"}}, "data": {"k": "w"}}"#;
-    let out = apply(PatchKind::Strategic, &current, patch).unwrap();
-    assert_eq!(out, apply(PatchKind::Merge, &current, patch).unwrap());
-    assert_eq!(out["metadata"]["labels"], json!({"y": "2", "z": "3"}));
-    assert_eq!(out["data"]["k"], "w");
+fn pods() -> &'static ResourceInfo {
+    k3rs_api::registry::lookup("", "v1", "pods").unwrap()
 }
 
 #[test]
-fn strategic_with_lists_or_directives_is_not_supported_yet() {
-    let current = json!({"spec": {"containers": [{"name": "a", "image": "x"}]}});
-    for patch in [
-        &br#"{"spec": {"containers": [{"name": "a", "image": "y"}]}}"#[..],
-        br#"{"spec": {"$patch": "replace"}}"#,
-        br#"{"$setElementOrder/containers": [{"name": "a"}]}"#,
-    ] {
-        let err = apply(PatchKind::Strategic, &current, patch).unwrap_err();
-        assert!(matches!(err, ApiError::UnsupportedMediaType(_)), "{err:?}");
-    }
+fn strategic_merge_uses_the_schema_merge_keys() {
+    let current = json!({"spec": {"containers": [
+        {"name": "a", "image": "x", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+        {"name": "b", "image": "y"}
+    ]}});
+    let patch = br#"{"spec":{"containers":[{"name":"a","image":"z","env":[{"$patch":"delete","name":"B"}]}]}}"#;
+    let out = apply(
+        PatchKind::Strategic,
+        strategic_root(pods(), None),
+        &current,
+        patch,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"spec": {"containers": [
+            {"name": "a", "image": "z", "env": [{"name": "A", "value": "1"}]},
+            {"name": "b", "image": "y"}
+        ]}})
+    );
+    // A merge patch replaces the list instead.
+    let merged = apply(PatchKind::Merge, None, &current, patch).unwrap();
+    assert_eq!(merged["spec"]["containers"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn strategic_merge_is_refused_without_a_schema() {
+    let err = apply(PatchKind::Strategic, None, &json!({}), br#"{"a":1}"#).unwrap_err();
+    assert!(matches!(err, ApiError::UnsupportedMediaType(_)), "{err:?}");
 }
 
 #[test]
