@@ -81,6 +81,21 @@ fn crd_is_served_at_once_and_deleting_it_deletes_its_objects() {
             by_short.lines().collect::<Vec<_>>(),
             ["widget.example.com/w1", "widget.example.com/w2"]
         );
+        // additionalPrinterColumns in Table output.
+        let table = server.ok(v, &["get", "widgets"]);
+        let header: Vec<&str> = table
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        assert_eq!(header, ["NAME", "SIZE"], "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["w2", "5"]),
+            "{table}"
+        );
         let in_all = server.ok(v, &["get", "all", "-o", "name"]);
         assert!(in_all.contains("widget.example.com/w1"), "{in_all}");
         server.ok(v, &["label", "widget", "w1", "size=small"]);

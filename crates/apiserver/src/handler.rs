@@ -345,7 +345,13 @@ async fn resource_request(
     // `Accept: …;as=Table|PartialObjectMetadata[List]` on reads (see table.rs).
     let conversion = match r.verb {
         Verb::Get | Verb::List | Verb::Watch => {
-            crate::table::negotiate(req.headers(), req.uri().query())?
+            crate::table::negotiate(req.headers(), req.uri().query())?.map(|mut conv| {
+                conv.printer_columns = state
+                    .crds
+                    .of(res)
+                    .map(|cr| cr.printer_columns.clone().into());
+                conv
+            })
         }
         _ => None,
     };

@@ -44,12 +44,14 @@ pub enum IncludeObject {
 }
 
 /// A negotiated conversion: which kind, in which `meta.k8s.io` version, with which options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conversion {
     pub kind: Kind,
     /// `v1` or `v1beta1`.
     pub version: &'static str,
     pub include_object: IncludeObject,
+    /// A custom resource's `additionalPrinterColumns` (None for built-in kinds).
+    pub printer_columns: Option<std::sync::Arc<[Value]>>,
 }
 
 /// One `Accept` clause: media type, parameters and quality.
@@ -151,6 +153,7 @@ pub fn negotiate(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Conv
             kind,
             version,
             include_object,
+            printer_columns: None,
         }));
     }
     if asked_conversion {
@@ -227,21 +230,27 @@ fn table_json(
     if let Some(token) = continue_token {
         meta.insert("continue".into(), Value::from(token));
     }
-    let columns = if headers {
+    let columns = if !headers {
+        Value::Null
+    } else if let Some(custom) = &conv.printer_columns {
+        Value::Array(custom_column_definitions(custom))
+    } else {
         Value::Array(
             table::columns(res)
                 .iter()
                 .map(table::ColumnDefinition::to_json)
                 .collect(),
         )
-    } else {
-        Value::Null
     };
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
             let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(table::row(res, obj, now)));
+            let cells = match &conv.printer_columns {
+                Some(custom) => custom_cells(custom, obj),
+                None => table::row(res, obj, now),
+            };
+            row.insert("cells".into(), Value::Array(cells));
             if let Some(conditions) = table::row_conditions(res, obj) {
                 row.insert("conditions".into(), conditions);
             }
@@ -272,6 +281,56 @@ fn table_json(
     out.insert("columnDefinitions".into(), columns);
     out.insert("rows".into(), rows);
     Value::Object(out)
+}
+
+/// The columns of a custom resource: Name, then its printer columns (Age when it declares none,
+/// as upstream's CRD defaulting adds).
+fn custom_column_definitions(columns: &[Value]) -> Vec<Value> {
+    let mut out = vec![serde_json::json!({
+        "name": "Name", "type": "string", "format": "name", "priority": 0,
+        "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+    })];
+    if columns.is_empty() {
+        out.push(serde_json::json!({
+            "name": "Age", "type": "date", "format": "", "priority": 0,
+            "description": "Custom resource definition column (in JSONPath format): .metadata.creationTimestamp",
+        }));
+    }
+    for c in columns {
+        let field = |k: &str| c.get(k).cloned().unwrap_or(Value::from(""));
+        out.push(serde_json::json!({
+            "name": field("name"),
+            "type": field("type"),
+            "format": field("format"),
+            "description": c.get("description").cloned().unwrap_or_else(|| Value::from(format!(
+                "Custom resource definition column (in JSONPath format): {}",
+                c.get("jsonPath").and_then(Value::as_str).unwrap_or("")
+            ))),
+            "priority": c.get("priority").cloned().unwrap_or(Value::from(0)),
+        }));
+    }
+    out
+}
+
+/// The cells of a custom object: its name, then each printer column's JSONPath value.
+fn custom_cells(columns: &[Value], obj: &Value) -> Vec<Value> {
+    let mut cells = vec![
+        obj.pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null),
+    ];
+    if columns.is_empty() {
+        cells.push(
+            obj.pointer("/metadata/creationTimestamp")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+    }
+    for c in columns {
+        let path = c.get("jsonPath").and_then(Value::as_str).unwrap_or("");
+        cells.push(k3rs_api::crd::json_path(obj, path).unwrap_or(Value::Null));
+    }
+    cells
 }
 
 fn to_bytes(v: &Value) -> Vec<u8> {

@@ -23,6 +23,7 @@ fn negotiates_kubectl_table_accept() {
             kind: Kind::Table,
             version: "v1",
             include_object: IncludeObject::Metadata
+            printer_columns: None,
         }
     );
     let c = negotiate(
@@ -128,6 +129,7 @@ fn table_json_shapes() {
         kind: Kind::Table,
         version: "v1",
         include_object: IncludeObject::Metadata,
+        printer_columns: None,
     };
     let t = table_json(res, &conv, &[pod_json("a")], "9", Some("tok"), true, now);
     assert_eq!(t["kind"], "Table");
@@ -151,6 +153,7 @@ fn table_json_shapes() {
     // Without headers (later watch events) and with includeObject=None/Object.
     let none = Conversion {
         include_object: IncludeObject::None,
+        printer_columns: None,
         ..conv
     };
     let t = table_json(res, &none, &[pod_json("a")], "", None, false, now);
@@ -159,6 +162,7 @@ fn table_json_shapes() {
     assert_eq!(t["metadata"], json!({}));
     let full = Conversion {
         include_object: IncludeObject::Object,
+        printer_columns: None,
         ..conv
     };
     let t = table_json(res, &full, &[pod_json("a")], "", None, true, now);
@@ -185,6 +189,7 @@ fn watch_lines_become_one_row_tables_with_headers_once() {
             kind: Kind::Table,
             version: "v1",
             include_object: IncludeObject::Metadata,
+            printer_columns: None,
         },
         headers_sent: false,
         pending: Vec::new(),
