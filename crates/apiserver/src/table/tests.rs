@@ -22,7 +22,7 @@ fn negotiates_kubectl_table_accept() {
         Conversion {
             kind: Kind::Table,
             version: "v1",
-            include_object: IncludeObject::Metadata
+            include_object: IncludeObject::Metadata,
             printer_columns: None,
         }
     );
