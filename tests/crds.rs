@@ -25,13 +25,15 @@ spec:
     schema:
       openAPIV3Schema:
         type: object
+        description: A Widget is a thing of some size.
         properties:
           spec:
             type: object
+            description: WidgetSpec is the desired state of a Widget.
             required: [size]
             properties:
-              size: {type: integer, minimum: 1}
-              color: {type: string, enum: [red, blue], default: red}
+              size: {type: integer, minimum: 1, description: Size of the widget in centimetres.}
+              color: {type: string, enum: [red, blue], default: red, description: Colour of the widget.}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
 "#;
 
@@ -309,4 +311,168 @@ fn custom_objects_are_validated_pruned_and_defaulted_by_the_schema() {
     let obj: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(obj["spec"], serde_json::json!({"size": 2, "color": "red"}));
     assert!(obj.get("extra").is_none(), "{stored}");
+}
+
+fn establish(server: &Server, v: &str) {
+    server.ok_stdin(v, &["apply", "--validate=false", "-f", "-"], CRD);
+    server.ok(
+        v,
+        &[
+            "wait",
+            "--for",
+            "condition=established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ],
+    );
+}
+
+#[test]
+fn custom_resources_are_in_the_openapi_documents() {
+    let server = Server::start(&[]);
+    establish(&server, "1.33");
+    let index = server.ok("1.33", &["get", "--raw", "/openapi/v3"]);
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let url = index["paths"]["apis/example.com/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap_or_else(|| panic!("apis/example.com/v1 not in the index: {index}"))
+        .to_string();
+    assert!(index["paths"]["apis/apps/v1"].is_object(), "{index}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&server.ok("1.33", &["get", "--raw", &url])).unwrap();
+    let patch =
+        &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
+    assert_eq!(patch["x-kubernetes-action"], "patch");
+    assert_eq!(
+        patch["x-kubernetes-group-version-kind"],
+        serde_json::json!({"group": "example.com", "kind": "Widget", "version": "v1"})
+    );
+    let params: Vec<&str> = patch["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        params,
+        ["dryRun", "fieldManager", "fieldValidation", "force"]
+    );
+    assert!(
+        doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}/status"]["put"]
+            .is_object()
+    );
+    assert!(doc["paths"]["/apis/example.com/v1/widgets"]["get"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    let widget = &schemas["com.example.v1.Widget"];
+    assert_eq!(
+        widget["properties"]["spec"]["properties"]["size"]["description"],
+        "Size of the widget in centimetres."
+    );
+    assert_eq!(
+        widget["properties"]["metadata"]["allOf"][0]["$ref"],
+        "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"].is_object());
+    assert!(schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry"].is_object());
+    assert_eq!(
+        schemas["com.example.v1.WidgetList"]["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/com.example.v1.Widget"
+    );
+
+    let v2: serde_json::Value =
+        serde_json::from_str(&server.ok("1.33", &["get", "--raw", "/openapi/v2"])).unwrap();
+    assert!(v2["definitions"]["com.example.v1.Widget"].is_object());
+    assert!(
+        v2["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+            .is_object()
+    );
+
+    // Deleting the CRD takes it out of the documents.
+    server.ok(
+        "1.33",
+        &["delete", "crd", "widgets.example.com", "--timeout=20s"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let index = server.ok("1.33", &["get", "--raw", "/openapi/v3"]);
+        let v2 = server.ok("1.33", &["get", "--raw", "/openapi/v2"]);
+        if !index.contains("apis/example.com/v1") && !v2.contains("com.example.v1.Widget") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the CRD stayed in the documents");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kubectl_explain_prints_the_crd_schema() {
+    let server = Server::start(&[]);
+    for v in ["1.33", "1.27"] {
+        establish(&server, v);
+        let spec = server.ok(v, &["explain", "widget.spec"]);
+        for text in [
+            "WidgetSpec is the desired state of a Widget.",
+            "Size of the widget in centimetres.",
+            "Colour of the widget.",
+        ] {
+            assert!(
+                spec.contains(text),
+                "kubectl {v}: {text:?} missing:\n{spec}"
+            );
+        }
+        let kind = server.ok(v, &["explain", "widgets"]);
+        assert!(
+            kind.contains("A Widget is a thing of some size.")
+                && kind.contains("Standard object's metadata."),
+            "kubectl {v}:\n{kind}"
+        );
+        server.ok(
+            v,
+            &["delete", "crd", "widgets.example.com", "--timeout=20s"],
+        );
+    }
+}
+
+#[test]
+fn apply_with_default_validation_rejects_unknown_fields_of_custom_resources() {
+    let server = Server::start(&[]);
+    establish(&server, "1.33");
+    for v in ["1.33", "1.27"] {
+        let name = format!("w{}", v.replace('.', "-"));
+        let unknown = format!(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: {name}}}\nspec: {{size: 2, shape: round}}\n"
+        );
+        // Create: the POST carries fieldValidation=Strict.
+        let out = server.kubectl_stdin(v, &["apply", "-f", "-"], Some(&unknown));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "kubectl {v} accepted an unknown field"
+        );
+        assert!(
+            stderr.contains("unknown field \"spec.shape\""),
+            "kubectl {v}: {stderr}"
+        );
+        assert!(
+            server
+                .kubectl(v, &["get", "widget", &name])
+                .status
+                .code()
+                .is_some_and(|c| c != 0),
+            "the invalid object was stored"
+        );
+        // A valid one is created, re-applied, and an unknown field in an update fails too.
+        server.ok_stdin(v, &["apply", "-f", "-"], &widget(&name, "2"));
+        server.ok_stdin(v, &["apply", "-f", "-"], &widget(&name, "4"));
+        assert_eq!(
+            server.ok(v, &["get", "widget", &name, "-o", "jsonpath={.spec.size}"]),
+            "4"
+        );
+        let out = server.kubectl_stdin(v, &["apply", "-f", "-"], Some(&unknown));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success() && stderr.contains("unknown field \"spec.shape\""),
+            "kubectl {v}: {stderr}"
+        );
+    }
 }

@@ -19,7 +19,7 @@ mod definition;
 mod formats;
 mod jsonpath;
 mod prune;
-mod schema;
+pub(crate) mod schema;
 mod validate;
 
 #[cfg(test)]

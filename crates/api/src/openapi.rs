@@ -7,8 +7,13 @@
 //! parameter by name on the PATCH operation of the kind). Component schemas keep upstream's
 //! descriptions and list/patch metadata, so `kubectl explain` prints upstream's text.
 //!
+//! Custom resources ([`CustomKind`], from CRDs) join both: their group-versions get documents
+//! of their own (or join a built-in one), and the v2 document gains their paths and
+//! definitions ([`v2_add_custom`]).
+//!
 //! Nothing here does IO; the API server renders the documents once and serves bytes.
 
+mod custom;
 mod paths;
 pub mod proto;
 
@@ -22,7 +27,8 @@ use serde_json::{Map, Value, json};
 use crate::registry;
 use crate::schema::{self, INT_OR_STRING, QUANTITY, REF_PREFIX, Schemas};
 
-pub use paths::{Operation, Param, PathItem, operations};
+pub use custom::{CustomKind, definition_name};
+pub use paths::{Operation, Param, PathItem, operations, resource_operations};
 
 /// The prefix of a v3 component schema reference.
 pub const V3_REF_PREFIX: &str = "#/components/schemas/";
@@ -152,16 +158,51 @@ fn operation_refs(items: &[PathItem]) -> Vec<String> {
     out
 }
 
-/// The OpenAPI v3 document of one group-version, or None when it is not served.
+/// The OpenAPI v3 document of one built-in group-version, or None when it is not served.
 pub fn v3_group_version(group: &str, version: &str) -> Option<Value> {
+    v3_group_version_with(group, version, &[])
+}
+
+/// The group-versions custom resources are served at (sorted, each once).
+pub fn custom_group_versions(custom: &[CustomKind]) -> Vec<(&'static str, &'static str)> {
+    let gvs: BTreeSet<(&'static str, &'static str)> = custom
+        .iter()
+        .map(|k| (k.info.group, k.info.version))
+        .collect();
+    gvs.into_iter().collect()
+}
+
+/// The OpenAPI v3 document of one group-version with its built-in resources and those of
+/// `custom` served in it (others are ignored), or None when neither serves anything there.
+pub fn v3_group_version_with(group: &str, version: &str, custom: &[CustomKind]) -> Option<Value> {
     let schemas = schema::schemas();
-    registry::resources_of(group, version).next()?;
-    let items = operations(schemas, group, version);
+    let custom: Vec<&CustomKind> = custom
+        .iter()
+        .filter(|k| k.info.group == group && k.info.version == version)
+        .collect();
+    if registry::resources_of(group, version).next().is_none() && custom.is_empty() {
+        return None;
+    }
+    let mut items = operations(schemas, group, version);
+    for k in &custom {
+        k.operations(&mut items);
+    }
+    items.sort_by(|a, b| a.path.cmp(&b.path));
     let mut roots = operation_refs(&items);
     // Every kind of the group-version, even create-only ones.
     for r in registry::resources_of(group, version) {
         roots.extend(schemas.kind_type(r.into()).map(str::to_string));
     }
+    let mut custom_defs = Map::new();
+    for k in &custom {
+        for (name, def) in k.definitions(false) {
+            let mut refs = Vec::new();
+            collect_refs(&def, &mut refs);
+            roots.extend(refs);
+            custom_defs.insert(name, to_v3(&def));
+        }
+    }
+    // Custom definition names are not built-in ones: the closure passes over them.
     let names = closure(schemas, roots);
     let mut components = Map::new();
     for name in &names {
@@ -169,6 +210,7 @@ pub fn v3_group_version(group: &str, version: &str) -> Option<Value> {
             components.insert(name.clone(), definition_v3(name, def));
         }
     }
+    components.extend(custom_defs);
     let mut paths = Map::new();
     for item in &items {
         paths.insert(item.path.clone(), item.to_v3());
@@ -183,6 +225,27 @@ pub fn v3_group_version(group: &str, version: &str) -> Option<Value> {
         },
         "security": [{"BearerToken": []}],
     }))
+}
+
+/// Add the paths and definitions of custom resources to a Swagger 2.0 document from
+/// [`v2_document`].
+pub fn v2_add_custom(doc: &mut Value, custom: &[CustomKind]) {
+    let mut items = Vec::new();
+    for k in custom {
+        k.operations(&mut items);
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in &items {
+            paths.insert(item.path.clone(), item.to_v2());
+        }
+    }
+    if let Some(defs) = doc.get_mut("definitions").and_then(Value::as_object_mut) {
+        for k in custom {
+            for (name, def) in k.definitions(true) {
+                defs.insert(name, def);
+            }
+        }
+    }
 }
 
 /// The Swagger 2.0 document of everything served.

@@ -190,6 +190,13 @@ pub enum ApiError {
         target: Target,
         causes: Vec<FieldError>,
     },
+    /// Server-side apply conflicts (409): `causes` are (message, field) pairs, reported with
+    /// reason `FieldManagerConflict` and no object details, as upstream's `NewApplyConflict`.
+    #[error("{message}")]
+    ApplyConflict {
+        message: String,
+        causes: Vec<(String, String)>,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -253,7 +260,7 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             Self::NotFound(_) | Self::NotServed(_) => 404,
-            Self::AlreadyExists(_) | Self::Conflict { .. } => 409,
+            Self::AlreadyExists(_) | Self::Conflict { .. } | Self::ApplyConflict { .. } => 409,
             Self::Invalid { .. } => 422,
             Self::BadRequest(_) => 400,
             Self::Unauthorized(_) => 401,
@@ -275,7 +282,7 @@ impl ApiError {
         match self {
             Self::NotFound(_) | Self::NotServed(_) => "NotFound",
             Self::AlreadyExists(_) => "AlreadyExists",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::ApplyConflict { .. } => "Conflict",
             Self::Invalid { .. } => "Invalid",
             Self::BadRequest(_) => "BadRequest",
             Self::Unauthorized(_) => "Unauthorized",
@@ -314,6 +321,19 @@ impl ApiError {
                         reason: c.kind.reason().to_string(),
                         message: c.message(),
                         field: c.field.clone(),
+                    })
+                    .collect(),
+            }),
+            Self::ApplyConflict { causes, .. } => Some(StatusDetails {
+                name: None,
+                group: None,
+                kind: None,
+                causes: causes
+                    .iter()
+                    .map(|(message, field)| StatusCause {
+                        reason: "FieldManagerConflict".to_string(),
+                        message: message.clone(),
+                        field: field.clone(),
                     })
                     .collect(),
             }),

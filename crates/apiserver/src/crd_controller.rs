@@ -99,13 +99,16 @@ fn versions(state: &AppState, crd: &Value) -> Vec<CustomResource> {
                 status: v.pointer("/subresources/status").is_some(),
                 scale: v.pointer("/subresources/scale").is_some(),
             };
-            let schema = v
-                .pointer("/schema/openAPIV3Schema")
+            let openapi_schema = v.pointer("/schema/openAPIV3Schema").cloned();
+            let schema = openapi_schema
+                .as_ref()
                 .and_then(|s| Schema::compile(s).ok());
             CustomResource {
                 info: state.crds.intern(&definition),
                 crd_name: crd_name.clone(),
                 schema,
+                openapi_schema,
+                list_kind: text(&names, "/listKind").to_string(),
                 printer_columns: v
                     .get("additionalPrinterColumns")
                     .and_then(Value::as_array)

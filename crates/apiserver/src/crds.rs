@@ -19,6 +19,10 @@ pub struct CustomResource {
     pub crd_name: String,
     /// Structural schema of this version (None: no schema, everything preserved).
     pub schema: Option<Schema>,
+    /// The version's `schema.openAPIV3Schema` as written, for the OpenAPI documents.
+    pub openapi_schema: Option<Value>,
+    /// The accepted list kind (`WidgetList`).
+    pub list_kind: String,
     /// `additionalPrinterColumns` of this version.
     pub printer_columns: Vec<Value>,
     /// The version objects are stored in (conversion strategy None: only apiVersion changes).
@@ -147,6 +151,30 @@ impl CustomResources {
                         .iter()
                         .any(|s| i.short_names.contains(&s.as_str()))
             })
+    }
+
+    /// Every served custom resource as the OpenAPI documents describe it, in [`Self::infos`]
+    /// order.
+    pub fn openapi_kinds(&self) -> Vec<k3rs_api::openapi::CustomKind> {
+        let Ok(served) = self.served.read() else {
+            return Vec::new();
+        };
+        let mut out: Vec<k3rs_api::openapi::CustomKind> = served
+            .values()
+            .map(|cr| k3rs_api::openapi::CustomKind {
+                info: cr.info,
+                list_kind: cr.list_kind.clone(),
+                schema: cr.openapi_schema.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.info.group, a.info.version, a.info.plural).cmp(&(
+                b.info.group,
+                b.info.version,
+                b.info.plural,
+            ))
+        });
+        out
     }
 
     /// Every served custom resource, grouped by group and ordered by version priority.

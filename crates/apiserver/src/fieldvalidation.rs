@@ -1,6 +1,7 @@
 //! Server-side field validation (KEP-2885): unknown and duplicate fields of a request body.
 //!
-//! Unknown fields are always dropped from the object (upstream decodes into typed structs);
+//! Unknown fields are always dropped from the object (upstream decodes into typed structs, or
+//! prunes a custom resource by its CRD schema);
 //! the `fieldValidation` query parameter decides what the client hears: `Strict` → 400
 //! BadRequest naming every field, `Warn` (the default) → one `Warning: 299` header per field,
 //! `Ignore` → nothing.
@@ -12,6 +13,7 @@ use k3rs_api::schema;
 use k3rs_api::status::ApiError;
 use serde_json::Value;
 
+use crate::crds::CustomResources;
 use crate::query::Query;
 
 /// The `fieldValidation` directive.
@@ -42,15 +44,24 @@ pub enum Source {
 
 /// Drop the unknown fields of `obj` (an object of `res`), find duplicate keys in `raw` (the
 /// JSON text of the body or patch, when it is JSON), and report them per `directive`: the
-/// warnings to send, or the Strict error.
+/// warnings to send, or the Strict error. A custom resource's unknown fields are those its
+/// CRD schema prunes (none without a schema); a built-in's those its typed struct lacks.
 pub fn check(
+    crds: &CustomResources,
     res: &ResourceInfo,
     directive: Directive,
     source: Source,
     obj: &mut Value,
     raw: Option<&[u8]>,
 ) -> Result<Vec<String>, ApiError> {
-    let unknown = schema::prune_unknown(res.into(), obj);
+    let unknown = match crds.of(res) {
+        Some(cr) => cr
+            .schema
+            .as_ref()
+            .map(|s| s.prune_unknown(obj))
+            .unwrap_or_default(),
+        None => schema::prune_unknown(res.into(), obj),
+    };
     if directive == Directive::Ignore {
         return Ok(Vec::new());
     }

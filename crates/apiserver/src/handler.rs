@@ -403,6 +403,7 @@ async fn resource_request(
             let raw = read_body(req.into_body()).await?;
             let mut body = decode_body(&ct, &raw)?;
             let warnings = fieldvalidation::check(
+                &state.crds,
                 res,
                 Directive::from_query(&q),
                 Source::Object,
@@ -424,6 +425,7 @@ async fn resource_request(
             let raw = read_body(req.into_body()).await?;
             let mut body = decode_body(&ct, &raw)?;
             let warnings = fieldvalidation::check(
+                &state.crds,
                 res,
                 Directive::from_query(&q),
                 Source::Object,
@@ -459,8 +461,14 @@ async fn resource_request(
                 state
                     .update_with(res, ns, name, sub, &q, |current| {
                         let mut out = crate::patch::apply(kind, root, current, &patch)?;
-                        warnings =
-                            fieldvalidation::check(res, directive, Source::Patch, &mut out, raw)?;
+                        warnings = fieldvalidation::check(
+                            &state.crds,
+                            res,
+                            directive,
+                            Source::Patch,
+                            &mut out,
+                            raw,
+                        )?;
                         Ok(out)
                     })
                     .await?,

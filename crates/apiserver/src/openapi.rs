@@ -4,20 +4,26 @@
 //!
 //! The documents ([`k3rs_api::openapi`]) are rendered, hashed and gzip-compressed once — on a
 //! background thread at start-up, or by the first request that needs them — and then served as
-//! bytes. As upstream (kube-openapi's handler3): the ETag is the document hash; a GV document
+//! bytes. Custom resources change that only for their own part: when the served set changes
+//! ([`OpenApi::rebuild_custom`]) their group-version documents and the index are re-rendered at
+//! once and the v2 document on its next request; the built-in documents are kept. As upstream (kube-openapi's handler3): the ETag is the document hash; a GV document
 //! asked for with the current `?hash=` is `Cache-Control: public, immutable`, with another hash it
 //! redirects (301) to the current one, without a hash it is `no-cache, private`.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
+use k3rs_api::openapi::CustomKind;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
+
+#[cfg(test)]
+mod tests;
 
 /// The protobuf media type kubectl asks for (`Accept`) for the v2 document.
 pub const MIME_PB: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
@@ -54,61 +60,137 @@ impl Document {
     }
 }
 
-/// Every served document.
-pub struct Documents {
-    pub index: Document,
+/// The built-in documents: rendered once, shared by every set of custom resources.
+struct Builtin {
     /// By index key (`api/v1`, `apis/apps/v1`).
-    pub v3: HashMap<String, Document>,
-    pub v2_json: Document,
-    pub v2_pb: Document,
+    v3: HashMap<String, Arc<Document>>,
+    /// The Swagger 2.0 document of the built-ins, which custom resources extend.
+    v2: Value,
 }
 
-impl Documents {
-    /// Render everything (tens of milliseconds; done once).
-    pub fn build() -> Self {
+impl Builtin {
+    /// Render the built-in group-versions (tens of milliseconds; done once).
+    fn build() -> Self {
         let mut v3 = HashMap::new();
-        let mut index = Map::new();
         for (group, version) in k3rs_api::openapi::group_versions() {
             let Some(doc) = k3rs_api::openapi::v3_group_version(group, version) else {
                 continue;
             };
-            let key = k3rs_api::openapi::v3_key(group, version);
-            let d = Document::new(
-                serde_json::to_vec(&doc).unwrap_or_default(),
-                "application/json",
+            v3.insert(
+                k3rs_api::openapi::v3_key(group, version),
+                Arc::new(json_document(&doc)),
             );
-            index.insert(
-                key.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", d.hash)}),
-            );
-            v3.insert(key, d);
         }
-        let index = Document::new(
-            serde_json::to_vec(&json!({"paths": Value::Object(index)})).unwrap_or_default(),
-            "application/json",
-        );
-        let v2 = k3rs_api::openapi::v2_document();
-        let v2_pb = Document::new(
-            k3rs_api::openapi::proto::encode_document(&v2),
-            MIME_PB_RESPONSE,
-        );
-        let v2_json = Document::new(
-            serde_json::to_vec(&v2).unwrap_or_default(),
-            "application/json",
-        );
-        Documents {
-            index,
+        Builtin {
             v3,
-            v2_json,
-            v2_pb,
+            v2: k3rs_api::openapi::v2_document(),
         }
     }
 }
 
-/// The documents, built once.
+fn json_document(doc: &Value) -> Document {
+    Document::new(
+        serde_json::to_vec(doc).unwrap_or_default(),
+        "application/json",
+    )
+}
+
+/// The Swagger 2.0 document as JSON and as protobuf.
+pub struct V2 {
+    pub json: Document,
+    pub pb: Document,
+}
+
+/// Every served document for one set of custom resources.
+pub struct Documents {
+    pub index: Document,
+    /// By index key (`api/v1`, `apis/apps/v1`, `apis/example.com/v1`).
+    pub v3: HashMap<String, Arc<Document>>,
+    /// The custom resources these documents describe.
+    custom: Vec<CustomKind>,
+    /// Rendered by the first request for it.
+    v2: OnceLock<V2>,
+}
+
+impl Documents {
+    /// The built-in documents plus those of `custom`'s group-versions, and the index. A custom
+    /// group-version whose resources are unchanged since `previous` keeps its document.
+    fn assemble(builtin: &Builtin, custom: Vec<CustomKind>, previous: Option<&Documents>) -> Self {
+        let mut v3 = builtin.v3.clone();
+        let in_gv = |kinds: &[CustomKind], group: &str, version: &str| -> Vec<CustomKind> {
+            kinds
+                .iter()
+                .filter(|k| k.info.group == group && k.info.version == version)
+                .cloned()
+                .collect()
+        };
+        for (group, version) in k3rs_api::openapi::custom_group_versions(&custom) {
+            let key = k3rs_api::openapi::v3_key(group, version);
+            let mine = in_gv(&custom, group, version);
+            let kept = previous.and_then(|p| {
+                (in_gv(&p.custom, group, version) == mine)
+                    .then(|| p.v3.get(&key).cloned())
+                    .flatten()
+            });
+            let doc = match kept {
+                Some(d) => d,
+                None => {
+                    let Some(doc) = k3rs_api::openapi::v3_group_version_with(group, version, &mine)
+                    else {
+                        continue;
+                    };
+                    Arc::new(json_document(&doc))
+                }
+            };
+            v3.insert(key, doc);
+        }
+        let mut keys: Vec<&String> = v3.keys().collect();
+        keys.sort();
+        let mut index = Map::new();
+        for key in keys {
+            index.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", v3[key].hash)}),
+            );
+        }
+        Documents {
+            index: json_document(&json!({"paths": Value::Object(index)})),
+            v3,
+            custom,
+            v2: OnceLock::new(),
+        }
+    }
+
+    /// The v2 documents (rendered now if nobody has yet: the built-in document plus the custom
+    /// resources, encoded twice; concurrent callers wait for one rendering).
+    fn v2(&self, builtin: &Builtin) -> &V2 {
+        self.v2.get_or_init(|| {
+            let mut doc = builtin.v2.clone();
+            k3rs_api::openapi::v2_add_custom(&mut doc, &self.custom);
+            V2 {
+                pb: Document::new(
+                    k3rs_api::openapi::proto::encode_document(&doc),
+                    MIME_PB_RESPONSE,
+                ),
+                json: json_document(&doc),
+            }
+        })
+    }
+}
+
+/// The custom resources last seen and the documents for them (None: not assembled yet).
+#[derive(Default)]
+struct Current {
+    custom: Vec<CustomKind>,
+    docs: Option<Arc<Documents>>,
+}
+
+/// The documents: built-in ones rendered once, the custom part re-rendered when the served
+/// custom resources change ([`OpenApi::rebuild_custom`]), never per request.
 #[derive(Default)]
 pub struct OpenApi {
-    docs: OnceLock<Documents>,
+    builtin: OnceLock<Builtin>,
+    current: Mutex<Current>,
 }
 
 impl OpenApi {
@@ -122,9 +204,49 @@ impl OpenApi {
             });
     }
 
-    /// The documents (built now if nobody has yet; concurrent callers wait for one build).
-    pub fn documents(&self) -> &Documents {
-        self.docs.get_or_init(Documents::build)
+    fn current(&self) -> MutexGuard<'_, Current> {
+        match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The documents (built now if needed: the built-ins once, concurrent callers waiting for
+    /// one build; the custom part after each change). Blocks; call off the async runtime.
+    pub fn documents(&self) -> Arc<Documents> {
+        let builtin = self.builtin.get_or_init(Builtin::build);
+        let mut current = self.current();
+        if let Some(d) = &current.docs {
+            return d.clone();
+        }
+        let docs = Arc::new(Documents::assemble(builtin, current.custom.clone(), None));
+        current.docs = Some(docs.clone());
+        docs
+    }
+
+    /// The documents if they are ready (nothing to render).
+    fn ready(&self) -> Option<Arc<Documents>> {
+        self.builtin.get()?;
+        self.current().docs.clone()
+    }
+
+    /// The served custom resources changed: re-render their group-versions and the index now
+    /// (when the built-ins are ready; otherwise the first request does), v2 on its next request.
+    /// Nothing happens when the set is unchanged.
+    pub fn rebuild_custom(&self, custom: Vec<CustomKind>) {
+        let mut current = self.current();
+        if current.custom == custom && current.docs.is_some() {
+            return;
+        }
+        let previous = current.docs.take();
+        current.custom = custom;
+        if let Some(builtin) = self.builtin.get() {
+            current.docs = Some(Arc::new(Documents::assemble(
+                builtin,
+                current.custom.clone(),
+                previous.as_deref(),
+            )));
+        }
     }
 
     /// Whether `path` is one of ours.
@@ -143,16 +265,19 @@ impl OpenApi {
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Response {
-        let me = self.clone();
-        let docs = match self.docs.get() {
+        let docs = match self.ready() {
             Some(d) => d,
             None => {
-                // Build off the async runtime, then read the cell.
-                let _ = tokio::task::spawn_blocking(move || {
-                    me.documents();
-                })
-                .await;
-                self.documents()
+                // Build off the async runtime.
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.documents()).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        return crate::handler::error_response(
+                            &k3rs_api::status::ApiError::Internal(e.to_string()),
+                        );
+                    }
+                }
             }
         };
         let hash_param = query.and_then(|q| {
@@ -170,7 +295,37 @@ impl OpenApi {
                 let pb = path == "/swagger-2.0.0.pb-v1"
                     || accept.contains(MIME_PB)
                     || accept.contains(MIME_PB_RESPONSE);
-                let doc = if pb { &docs.v2_pb } else { &docs.v2_json };
+                let v2 = match (docs.v2.get(), self.builtin.get()) {
+                    (Some(v2), _) => v2,
+                    (None, Some(_)) => {
+                        // Render off the async runtime, then read the cell.
+                        let (me, d) = (self.clone(), docs.clone());
+                        let rendered = tokio::task::spawn_blocking(move || {
+                            if let Some(builtin) = me.builtin.get() {
+                                d.v2(builtin);
+                            }
+                        })
+                        .await;
+                        match (rendered, docs.v2.get()) {
+                            (Ok(()), Some(v2)) => v2,
+                            _ => {
+                                return crate::handler::error_response(
+                                    &k3rs_api::status::ApiError::Internal(
+                                        "rendering the OpenAPI v2 document failed".into(),
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    (None, None) => {
+                        return crate::handler::error_response(
+                            &k3rs_api::status::ApiError::Internal(
+                                "the OpenAPI documents are not built".into(),
+                            ),
+                        );
+                    }
+                };
+                let doc = if pb { &v2.pb } else { &v2.json };
                 let mut r = respond(doc, headers, CacheMode::NoCache);
                 r.headers_mut().insert(
                     header::VARY,

@@ -38,7 +38,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub services: Mutex<ServiceAllocators>,
     pub version: Bytes,
-    /// The OpenAPI documents (built once).
+    /// The OpenAPI documents (built-ins once; custom resources when they change).
     pub openapi: Arc<crate::openapi::OpenApi>,
 }
 
@@ -69,8 +69,10 @@ impl AppState {
         }
     }
 
-    /// Rebuild discovery after custom resources changed.
+    /// Rebuild discovery and the custom part of the OpenAPI documents after custom resources
+    /// changed.
     pub fn rebuild_discovery(&self) {
+        self.openapi.rebuild_custom(self.crds.openapi_kinds());
         let address = format!(
             "{}:{}",
             self.config.advertise_address, self.config.https_port

@@ -39,6 +39,25 @@ impl Schema {
         coerce_meta(obj, &self.root, true);
     }
 
+    /// [`Schema::prune`], returning the paths of the unknown fields it dropped, as upstream's
+    /// strict decoding of a custom resource reports them (`unknown field "spec.shape"`): first
+    /// the unknown fields of the root `metadata` (`metadata.foo`), then the undeclared fields
+    /// (`spec.items[0].extra`). Nulls of non-nullable fields are not unknown fields.
+    pub fn prune_unknown(&self, obj: &mut Value) -> Vec<String> {
+        let mut pruned = Pruned::default();
+        if let Some(Value::Object(meta)) = obj.get("metadata") {
+            for k in meta.keys() {
+                if !OBJECT_META_FIELDS.contains(&k.as_str()) {
+                    pruned.paths.push(format!("metadata.{k}"));
+                }
+            }
+        }
+        prune_at(obj, Some(&self.root), true, Some(&mut pruned));
+        prune_nulls(obj, &self.root);
+        coerce_meta(obj, &self.root, true);
+        pruned.paths
+    }
+
     /// Apply the schema's `default`s: a missing (or non-nullable `null`) property with a default
     /// gets a copy of it, then defaulting recurses into properties, additionalProperties and
     /// array items, so defaults nested inside defaults and inside list items apply too.
@@ -47,47 +66,125 @@ impl Schema {
     }
 }
 
+/// The paths of pruned fields, spelled as upstream's `UnknownFieldPathOptions` records them
+/// (`spec.shape`, `spec.items[0].extra`).
+#[derive(Default)]
+pub(crate) struct Pruned {
+    parent: String,
+    paths: Vec<String>,
+}
+
+impl Pruned {
+    fn record(&mut self, key: &str) {
+        let path = if self.parent.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.parent)
+        };
+        self.paths.push(path);
+    }
+
+    /// Descend into `key`; returns the length to truncate back to.
+    fn enter_key(&mut self, key: &str) -> usize {
+        let len = self.parent.len();
+        if !self.parent.is_empty() {
+            self.parent.push('.');
+        }
+        self.parent.push_str(key);
+        len
+    }
+
+    /// Descend into item `i`; returns the length to truncate back to.
+    fn enter_index(&mut self, i: usize) -> usize {
+        let len = self.parent.len();
+        self.parent.push_str(&format!("[{i}]"));
+        len
+    }
+
+    fn leave(&mut self, len: usize) {
+        self.parent.truncate(len);
+    }
+}
+
 /// `pruning.Prune`: `root` treats the node as a resource root (metadata fields kept).
 pub(crate) fn prune_node(x: &mut Value, s: Option<&Node>, root: bool) {
+    prune_at(x, s, root, None);
+}
+
+/// Run `f` one level down (at `key` or item `index`) when paths are tracked.
+fn descend<R>(
+    track: &mut Option<&mut Pruned>,
+    step: Result<&str, usize>,
+    f: impl FnOnce(Option<&mut Pruned>) -> R,
+) -> R {
+    match track.as_deref_mut() {
+        Some(t) => {
+            let len = match step {
+                Ok(key) => t.enter_key(key),
+                Err(i) => t.enter_index(i),
+            };
+            let r = f(Some(&mut *t));
+            t.leave(len);
+            r
+        }
+        None => f(None),
+    }
+}
+
+/// [`prune_node`], recording the pruned paths in `track`.
+pub(crate) fn prune_at(
+    x: &mut Value,
+    s: Option<&Node>,
+    root: bool,
+    mut track: Option<&mut Pruned>,
+) {
     let embedded = root || s.is_some_and(|s| s.embedded);
     if let Some(s) = s.filter(|s| s.preserve_unknown) {
-        skip_prune(x, s, embedded);
+        skip_prune(x, s, embedded, track);
         return;
     }
     match x {
         Value::Object(m) => {
             let Some(s) = s else {
+                if let Some(t) = track.as_deref_mut() {
+                    for k in m.keys() {
+                        t.record(k);
+                    }
+                }
                 m.clear();
                 return;
             };
             m.retain(|k, _| {
-                (embedded && META_FIELDS.contains(&k.as_str()))
+                let keep = (embedded && META_FIELDS.contains(&k.as_str()))
                     || s.properties.contains_key(k)
-                    || s.additional.is_some()
+                    || s.additional.is_some();
+                if !keep && let Some(t) = track.as_deref_mut() {
+                    t.record(k);
+                }
+                keep
             });
             for (k, v) in m.iter_mut() {
                 if embedded && META_FIELDS.contains(&k.as_str()) {
                     continue;
                 }
-                match s.properties.get(k) {
-                    Some(p) => prune_node(v, Some(p), false),
-                    None => {
-                        prune_node(v, s.additional.as_ref().and_then(Additional::schema), false)
-                    }
-                }
+                let child = match s.properties.get(k) {
+                    Some(p) => Some(p),
+                    None => s.additional.as_ref().and_then(Additional::schema),
+                };
+                descend(&mut track, Ok(k), |t| prune_at(v, child, false, t));
             }
         }
         Value::Array(items) => {
             let is = s.and_then(|s| s.items.as_deref());
-            for v in items {
-                prune_node(v, is, false);
+            for (i, v) in items.iter_mut().enumerate() {
+                descend(&mut track, Err(i), |t| prune_at(v, is, false, t));
             }
         }
         _ => {}
     }
 }
 
-fn skip_prune(x: &mut Value, s: &Node, embedded: bool) {
+fn skip_prune(x: &mut Value, s: &Node, embedded: bool, mut track: Option<&mut Pruned>) {
     match x {
         Value::Object(m) => {
             for (k, v) in m.iter_mut() {
@@ -95,16 +192,16 @@ fn skip_prune(x: &mut Value, s: &Node, embedded: bool) {
                     continue;
                 }
                 if let Some(p) = s.properties.get(k) {
-                    prune_node(v, Some(p), false);
+                    descend(&mut track, Ok(k), |t| prune_at(v, Some(p), false, t));
                 } else if let Some(a) = &s.additional {
-                    prune_node(v, a.schema(), false);
+                    descend(&mut track, Ok(k), |t| prune_at(v, a.schema(), false, t));
                 }
             }
         }
         Value::Array(items) => {
             if let Some(is) = &s.items {
-                for v in items {
-                    skip_prune(v, is, is.embedded);
+                for (i, v) in items.iter_mut().enumerate() {
+                    descend(&mut track, Err(i), |t| skip_prune(v, is, is.embedded, t));
                 }
             }
         }

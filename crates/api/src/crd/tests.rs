@@ -786,3 +786,56 @@ fn json_paths() {
     assert_eq!(json_path(&obj, ".spec.list[9]"), None);
     assert!(json_path_all(&obj, ".spec[").is_err());
 }
+
+#[test]
+fn prune_unknown_reports_paths_as_upstream() {
+    let s = compile(json!({
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "size": {"type": "integer"},
+                    "items": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string"}}}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "object", "properties": {"v": {"type": "string"}}}},
+                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"known": {"type": "object", "properties": {}}}},
+                },
+            },
+        },
+    }));
+    let mut obj = json!({
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "foo": 1},
+        "spec": {
+            "size": 1,
+            "shape": "round",
+            "items": [{"a": "x"}, {"a": "y", "b": 2}],
+            "labels": {"k": {"v": "1", "w": 2}},
+            "free": {"anything": 1, "known": {"gone": true}},
+        },
+        "extra": {"nested": 1},
+    });
+    let unknown = s.prune_unknown(&mut obj);
+    assert_eq!(
+        unknown,
+        [
+            "metadata.foo",
+            "extra",
+            "spec.shape",
+            "spec.free.known.gone",
+            "spec.items[1].b",
+            "spec.labels.k.w",
+        ]
+    );
+    // The same result as `prune`.
+    let mut again = obj.clone();
+    s.prune(&mut again);
+    assert_eq!(again, obj);
+    assert_eq!(
+        obj["spec"],
+        json!({"size": 1, "items": [{"a": "x"}, {"a": "y"}], "labels": {"k": {"v": "1"}}, "free": {"anything": 1, "known": {}}})
+    );
+    assert_eq!(obj["metadata"], json!({"name": "w"}));
+    assert!(s.prune_unknown(&mut obj).is_empty());
+}

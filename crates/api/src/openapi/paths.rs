@@ -36,6 +36,9 @@ pub struct Operation {
     pub body: Option<String>,
     /// The body is a patch (Patch definition, patch content types).
     pub patch: bool,
+    /// The patch content types include strategic merge patch (built-ins; custom resources
+    /// take JSON, merge and apply patches only, and kubectl picks its patch type by this).
+    pub strategic: bool,
     /// Status codes and their response definitions.
     pub responses: Vec<(u16, Option<String>)>,
 }
@@ -209,6 +212,7 @@ struct Ctx {
     scope: &'static str,
     tag: String,
     list_def: Option<String>,
+    strategic: bool,
 }
 
 impl Ctx {
@@ -235,6 +239,7 @@ impl Ctx {
             params: Vec::new(),
             body: None,
             patch: false,
+            strategic: self.strategic,
             responses: Vec::new(),
         }
     }
@@ -243,14 +248,6 @@ impl Ctx {
 /// The paths and operations of one group-version's resources.
 pub fn operations(schemas: &Schemas, group: &str, version: &str) -> Vec<PathItem> {
     let mut out = Vec::new();
-    let base = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
-    let status_def = "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string();
-    let delete_options = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string();
-    let patch_def = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".to_string();
     for res in registry::resources_of(group, version) {
         let Some(kind_def) = schemas.kind_type(res.into()).map(str::to_string) else {
             continue;
@@ -259,237 +256,267 @@ pub fn operations(schemas: &Schemas, group: &str, version: &str) -> Vec<PathItem
         let list_def = schemas
             .kind_type(Gvk::new(res.group, res.version, &list_kind))
             .map(str::to_string);
-        let ctx = Ctx {
-            res,
-            infix: id_infix(res.group, res.version),
-            scope: if res.namespaced { "Namespaced" } else { "" },
-            tag: tag(res.group, res.version),
-            list_def,
-        };
-        let ns_seg = if res.namespaced {
-            "/namespaces/{namespace}"
-        } else {
-            ""
-        };
-        let collection = format!("{base}{ns_seg}/{}", res.plural);
-        let mut path_params = Vec::new();
-        if res.namespaced {
-            path_params.push(NAMESPACE);
-        }
-        path_params.push(PRETTY);
-
-        // The collection: list, create, deletecollection.
-        let mut ops = Vec::new();
-        let list_params = || {
-            vec![
-                ALLOW_WATCH_BOOKMARKS,
-                CONTINUE,
-                FIELD_SELECTOR,
-                LABEL_SELECTOR,
-                LIMIT,
-                RESOURCE_VERSION,
-                RESOURCE_VERSION_MATCH,
-                SEND_INITIAL_EVENTS,
-                TIMEOUT_SECONDS,
-                WATCH,
-            ]
-        };
-        if res.has_verb("list") {
-            let mut op = ctx.op(
-                "get",
-                "list",
-                "list",
-                "",
-                format!("list or watch objects of kind {}", res.kind),
-            );
-            op.params = list_params();
-            op.responses = vec![(200, ctx.list_def.clone()), (401, None)];
-            ops.push(op);
-        }
-        if res.has_verb("create") {
-            let mut op = ctx.op(
-                "post",
-                "post",
-                "create",
-                "",
-                format!("create a {}", res.kind),
-            );
-            op.params = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
-            op.body = Some(kind_def.clone());
-            op.responses = vec![
-                (200, Some(kind_def.clone())),
-                (201, Some(kind_def.clone())),
-                (202, Some(kind_def.clone())),
-                (401, None),
-            ];
-            ops.push(op);
-        }
-        if res.has_verb("deletecollection") {
-            let mut op = ctx.op(
-                "delete",
-                "deletecollection",
-                "delete",
-                "",
-                format!("delete collection of {}", res.kind),
-            );
-            op.id = format!("delete{}Collection{}{}", ctx.infix, ctx.scope, res.kind);
-            op.params = vec![
-                CONTINUE,
-                DRY_RUN,
-                FIELD_SELECTOR,
-                GRACE_PERIOD_SECONDS,
-                LABEL_SELECTOR,
-                LIMIT,
-                ORPHAN_DEPENDENTS,
-                PROPAGATION_POLICY,
-                RESOURCE_VERSION,
-                RESOURCE_VERSION_MATCH,
-                SEND_INITIAL_EVENTS,
-                TIMEOUT_SECONDS,
-            ];
-            op.body = Some(delete_options.clone());
-            op.responses = vec![(200, Some(status_def.clone())), (401, None)];
-            ops.push(op);
-        }
-        if !ops.is_empty() {
-            out.push(PathItem {
-                path: collection.clone(),
-                params: path_params.clone(),
-                operations: ops,
-            });
-        }
-
-        // One object: read, replace, patch, delete.
-        let mut item_params = vec![NAME];
-        item_params.extend(path_params.iter().cloned());
-        let item = format!("{collection}/{{name}}");
-        let mut ops = Vec::new();
-        let object_ops = |ops: &mut Vec<Operation>, suffix: &str, what: &str, def: &str| {
-            let mut op = ctx.op(
-                "get",
-                "get",
-                "read",
-                suffix,
-                format!("read {what} of the specified {}", res.kind),
-            );
-            op.responses = vec![(200, Some(def.to_string())), (401, None)];
-            ops.push(op);
-            let mut op = ctx.op(
-                "put",
-                "put",
-                "replace",
-                suffix,
-                format!("replace {what} of the specified {}", res.kind),
-            );
-            op.params = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
-            op.body = Some(def.to_string());
-            op.responses = vec![
-                (200, Some(def.to_string())),
-                (201, Some(def.to_string())),
-                (401, None),
-            ];
-            ops.push(op);
-            let mut op = ctx.op(
-                "patch",
-                "patch",
-                "patch",
-                suffix,
-                format!("partially update {what} of the specified {}", res.kind),
-            );
-            op.params = vec![DRY_RUN, FIELD_MANAGER_PATCH, FIELD_VALIDATION, FORCE];
-            op.body = Some(patch_def.clone());
-            op.patch = true;
-            op.responses = vec![
-                (200, Some(def.to_string())),
-                (201, Some(def.to_string())),
-                (401, None),
-            ];
-            ops.push(op);
-        };
-        if res.has_verb("get") {
-            object_ops(&mut ops, "", "the", &kind_def);
-        }
-        if res.has_verb("delete") {
-            let mut op = ctx.op(
-                "delete",
-                "delete",
-                "delete",
-                "",
-                format!("delete a {}", res.kind),
-            );
-            op.params = vec![
-                DRY_RUN,
-                GRACE_PERIOD_SECONDS,
-                ORPHAN_DEPENDENTS,
-                PROPAGATION_POLICY,
-            ];
-            op.body = Some(delete_options.clone());
-            op.responses = vec![
-                (200, Some(status_def.clone())),
-                (202, Some(status_def.clone())),
-                (401, None),
-            ];
-            ops.push(op);
-        }
-        if !ops.is_empty() {
-            out.push(PathItem {
-                path: item.clone(),
-                params: item_params.clone(),
-                operations: ops,
-            });
-        }
-        if res.status {
-            let mut ops = Vec::new();
-            object_ops(&mut ops, "Status", "status", &kind_def);
-            out.push(PathItem {
-                path: format!("{item}/status"),
-                params: item_params.clone(),
-                operations: ops,
-            });
-        }
-        if res.scale {
-            let scale = "io.k8s.api.autoscaling.v1.Scale";
-            let mut ops = Vec::new();
-            object_ops(&mut ops, "Scale", "scale", scale);
-            for op in &mut ops {
-                op.group = "autoscaling";
-                op.version = "v1";
-                op.kind = "Scale";
-            }
-            out.push(PathItem {
-                path: format!("{item}/scale"),
-                params: item_params.clone(),
-                operations: ops,
-            });
-        }
-        // Listing across namespaces.
-        if res.namespaced && res.has_verb("list") {
-            let mut op = ctx.op(
-                "get",
-                "list",
-                "list",
-                "ForAllNamespaces",
-                format!("list or watch objects of kind {}", res.kind),
-            );
-            op.id = format!("list{}{}ForAllNamespaces", ctx.infix, res.kind);
-            op.responses = vec![(200, ctx.list_def.clone()), (401, None)];
-            let mut params = list_params();
-            params.push(PRETTY);
-            out.push(PathItem {
-                path: format!("{base}/{}", res.plural),
-                params,
-                operations: vec![op],
-            });
-        }
+        resource_operations(res, &kind_def, list_def, true, &mut out);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The paths and operations of one resource — built-in or custom — whose kind is the
+/// definition `kind_def` and its list `list_def`, appended to `out` (unsorted). `strategic`:
+/// PATCH accepts strategic merge patches (built-ins do, custom resources do not).
+pub fn resource_operations(
+    res: &'static ResourceInfo,
+    kind_def: &str,
+    list_def: Option<String>,
+    strategic: bool,
+    out: &mut Vec<PathItem>,
+) {
+    let kind_def = kind_def.to_string();
+    let (group, version) = (res.group, res.version);
+    let base = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    let status_def = "io.k8s.apimachinery.pkg.apis.meta.v1.Status".to_string();
+    let delete_options = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".to_string();
+    let patch_def = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".to_string();
+    let ctx = Ctx {
+        res,
+        infix: id_infix(res.group, res.version),
+        scope: if res.namespaced { "Namespaced" } else { "" },
+        tag: tag(res.group, res.version),
+        list_def,
+        strategic,
+    };
+    let ns_seg = if res.namespaced {
+        "/namespaces/{namespace}"
+    } else {
+        ""
+    };
+    let collection = format!("{base}{ns_seg}/{}", res.plural);
+    let mut path_params = Vec::new();
+    if res.namespaced {
+        path_params.push(NAMESPACE);
+    }
+    path_params.push(PRETTY);
+
+    // The collection: list, create, deletecollection.
+    let mut ops = Vec::new();
+    let list_params = || {
+        vec![
+            ALLOW_WATCH_BOOKMARKS,
+            CONTINUE,
+            FIELD_SELECTOR,
+            LABEL_SELECTOR,
+            LIMIT,
+            RESOURCE_VERSION,
+            RESOURCE_VERSION_MATCH,
+            SEND_INITIAL_EVENTS,
+            TIMEOUT_SECONDS,
+            WATCH,
+        ]
+    };
+    if res.has_verb("list") {
+        let mut op = ctx.op(
+            "get",
+            "list",
+            "list",
+            "",
+            format!("list or watch objects of kind {}", res.kind),
+        );
+        op.params = list_params();
+        op.responses = vec![(200, ctx.list_def.clone()), (401, None)];
+        ops.push(op);
+    }
+    if res.has_verb("create") {
+        let mut op = ctx.op(
+            "post",
+            "post",
+            "create",
+            "",
+            format!("create a {}", res.kind),
+        );
+        op.params = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
+        op.body = Some(kind_def.clone());
+        op.responses = vec![
+            (200, Some(kind_def.clone())),
+            (201, Some(kind_def.clone())),
+            (202, Some(kind_def.clone())),
+            (401, None),
+        ];
+        ops.push(op);
+    }
+    if res.has_verb("deletecollection") {
+        let mut op = ctx.op(
+            "delete",
+            "deletecollection",
+            "delete",
+            "",
+            format!("delete collection of {}", res.kind),
+        );
+        op.id = format!("delete{}Collection{}{}", ctx.infix, ctx.scope, res.kind);
+        op.params = vec![
+            CONTINUE,
+            DRY_RUN,
+            FIELD_SELECTOR,
+            GRACE_PERIOD_SECONDS,
+            LABEL_SELECTOR,
+            LIMIT,
+            ORPHAN_DEPENDENTS,
+            PROPAGATION_POLICY,
+            RESOURCE_VERSION,
+            RESOURCE_VERSION_MATCH,
+            SEND_INITIAL_EVENTS,
+            TIMEOUT_SECONDS,
+        ];
+        op.body = Some(delete_options.clone());
+        op.responses = vec![(200, Some(status_def.clone())), (401, None)];
+        ops.push(op);
+    }
+    if !ops.is_empty() {
+        out.push(PathItem {
+            path: collection.clone(),
+            params: path_params.clone(),
+            operations: ops,
+        });
+    }
+
+    // One object: read, replace, patch, delete.
+    let mut item_params = vec![NAME];
+    item_params.extend(path_params.iter().cloned());
+    let item = format!("{collection}/{{name}}");
+    let mut ops = Vec::new();
+    let object_ops = |ops: &mut Vec<Operation>, suffix: &str, what: &str, def: &str| {
+        let mut op = ctx.op(
+            "get",
+            "get",
+            "read",
+            suffix,
+            format!("read {what} of the specified {}", res.kind),
+        );
+        op.responses = vec![(200, Some(def.to_string())), (401, None)];
+        ops.push(op);
+        let mut op = ctx.op(
+            "put",
+            "put",
+            "replace",
+            suffix,
+            format!("replace {what} of the specified {}", res.kind),
+        );
+        op.params = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
+        op.body = Some(def.to_string());
+        op.responses = vec![
+            (200, Some(def.to_string())),
+            (201, Some(def.to_string())),
+            (401, None),
+        ];
+        ops.push(op);
+        let mut op = ctx.op(
+            "patch",
+            "patch",
+            "patch",
+            suffix,
+            format!("partially update {what} of the specified {}", res.kind),
+        );
+        op.params = vec![DRY_RUN, FIELD_MANAGER_PATCH, FIELD_VALIDATION, FORCE];
+        op.body = Some(patch_def.clone());
+        op.patch = true;
+        op.responses = vec![
+            (200, Some(def.to_string())),
+            (201, Some(def.to_string())),
+            (401, None),
+        ];
+        ops.push(op);
+    };
+    if res.has_verb("get") {
+        object_ops(&mut ops, "", "the", &kind_def);
+    }
+    if res.has_verb("delete") {
+        let mut op = ctx.op(
+            "delete",
+            "delete",
+            "delete",
+            "",
+            format!("delete a {}", res.kind),
+        );
+        op.params = vec![
+            DRY_RUN,
+            GRACE_PERIOD_SECONDS,
+            ORPHAN_DEPENDENTS,
+            PROPAGATION_POLICY,
+        ];
+        op.body = Some(delete_options.clone());
+        op.responses = vec![
+            (200, Some(status_def.clone())),
+            (202, Some(status_def.clone())),
+            (401, None),
+        ];
+        ops.push(op);
+    }
+    if !ops.is_empty() {
+        out.push(PathItem {
+            path: item.clone(),
+            params: item_params.clone(),
+            operations: ops,
+        });
+    }
+    if res.status {
+        let mut ops = Vec::new();
+        object_ops(&mut ops, "Status", "status", &kind_def);
+        out.push(PathItem {
+            path: format!("{item}/status"),
+            params: item_params.clone(),
+            operations: ops,
+        });
+    }
+    if res.scale {
+        let scale = "io.k8s.api.autoscaling.v1.Scale";
+        let mut ops = Vec::new();
+        object_ops(&mut ops, "Scale", "scale", scale);
+        for op in &mut ops {
+            op.group = "autoscaling";
+            op.version = "v1";
+            op.kind = "Scale";
+        }
+        out.push(PathItem {
+            path: format!("{item}/scale"),
+            params: item_params.clone(),
+            operations: ops,
+        });
+    }
+    // Listing across namespaces.
+    if res.namespaced && res.has_verb("list") {
+        let mut op = ctx.op(
+            "get",
+            "list",
+            "list",
+            "ForAllNamespaces",
+            format!("list or watch objects of kind {}", res.kind),
+        );
+        op.id = format!("list{}{}ForAllNamespaces", ctx.infix, res.kind);
+        op.responses = vec![(200, ctx.list_def.clone()), (401, None)];
+        let mut params = list_params();
+        params.push(PRETTY);
+        out.push(PathItem {
+            path: format!("{base}/{}", res.plural),
+            params,
+            operations: vec![op],
+        });
+    }
 }
 
 const RESPONSE_TYPES: [&str; 3] = [
     "application/json",
     "application/yaml",
     "application/vnd.kubernetes.protobuf",
+];
+/// The patch types of a custom resource, as apiextensions-apiserver's builder lists them.
+const CUSTOM_PATCH_TYPES: [&str; 3] = [
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/apply-patch+yaml",
 ];
 const PATCH_TYPES: [&str; 4] = [
     "application/apply-patch+yaml",
@@ -567,7 +594,11 @@ impl Operation {
             op["parameters"] = Value::Array(self.params.iter().map(Param::to_v3).collect());
         }
         if let Some(body) = &self.body {
-            let types: &[&str] = if self.patch { &PATCH_TYPES } else { &["*/*"] };
+            let types: &[&str] = match (self.patch, self.strategic) {
+                (true, true) => &PATCH_TYPES,
+                (true, false) => &CUSTOM_PATCH_TYPES,
+                (false, _) => &["*/*"],
+            };
             let mut content = Map::new();
             for ct in types {
                 content.insert((*ct).into(), json!({"schema": r(body)}));
@@ -596,8 +627,10 @@ impl Operation {
             params.push(b);
         }
         params.extend(self.params.iter().map(Param::to_v2));
-        let consumes: Vec<&str> = if self.patch {
+        let consumes: Vec<&str> = if self.patch && self.strategic {
             PATCH_TYPES.to_vec()
+        } else if self.patch {
+            CUSTOM_PATCH_TYPES.to_vec()
         } else {
             vec!["*/*"]
         };

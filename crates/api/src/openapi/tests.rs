@@ -155,3 +155,184 @@ fn proto_test_varint(out: &mut Vec<u8>, v: u64) {
     }
     out.push(v as u8);
 }
+
+fn widget_kind(schema: Option<Value>) -> CustomKind {
+    static INFO: crate::registry::ResourceInfo = crate::registry::ResourceInfo {
+        group: "example.com",
+        version: "v1",
+        plural: "widgets",
+        singular: "widget",
+        kind: "Widget",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        verbs: &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
+        status: true,
+        scale: true,
+        generation: true,
+        storage: "example.com/widgets",
+    };
+    CustomKind {
+        info: &INFO,
+        list_kind: "WidgetList".into(),
+        schema,
+    }
+}
+
+fn widget_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "description": "A widget.",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["size", "note"],
+                "properties": {
+                    "size": {"type": "integer", "description": "The size."},
+                    "note": {"type": "string", "nullable": true},
+                    "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+                    "template": {"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true},
+                },
+            },
+            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+        },
+    })
+}
+
+#[test]
+fn custom_resources_get_a_v3_document_like_upstream_crds() {
+    assert_eq!(
+        definition_name("example.com", "v1", "Widget"),
+        "com.example.v1.Widget"
+    );
+    assert_eq!(
+        definition_name("widgets", "v1", "Widget"),
+        "widgets.v1.Widget"
+    );
+    let kinds = [widget_kind(Some(widget_schema()))];
+    assert_eq!(custom_group_versions(&kinds), [("example.com", "v1")]);
+    assert!(v3_group_version_with("example.com", "v2", &kinds).is_none());
+    let doc = v3_group_version_with("example.com", "v1", &kinds).expect("served");
+    let item = "/apis/example.com/v1/namespaces/{namespace}/widgets/{name}";
+    let op = patch_op(&doc, item);
+    assert_eq!(op["operationId"], "patchExampleComV1NamespacedWidget");
+    assert_eq!(op["x-kubernetes-action"], "patch");
+    assert_eq!(
+        op["x-kubernetes-group-version-kind"],
+        serde_json::json!({"group": "example.com", "kind": "Widget", "version": "v1"})
+    );
+    // No strategic merge patch for custom resources (kubectl apply picks merge patch by it).
+    let types: Vec<&String> = op["requestBody"]["content"]
+        .as_object()
+        .expect("content")
+        .keys()
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json"
+        ]
+    );
+    assert_eq!(
+        patch_op(&doc, &format!("{item}/scale"))["x-kubernetes-group-version-kind"]["kind"],
+        "Scale"
+    );
+    assert!(patch_op(&doc, &format!("{item}/status")).is_object());
+    assert!(doc["paths"]["/apis/example.com/v1/widgets"]["get"].is_object());
+
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
+        "io.k8s.api.autoscaling.v1.Scale",
+    ] {
+        assert!(schemas[name].is_object(), "{name}");
+    }
+    let w = &schemas["com.example.v1.Widget"];
+    assert_eq!(w["description"], "A widget.");
+    assert_eq!(
+        w["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "example.com", "kind": "Widget", "version": "v1"}])
+    );
+    assert_eq!(
+        w["properties"]["metadata"]["allOf"][0]["$ref"],
+        "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(
+        w["properties"]["kind"]["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Kind is a string value"))
+    );
+    let spec = &w["properties"]["spec"];
+    assert_eq!(spec["properties"]["size"]["description"], "The size.");
+    assert_eq!(spec["properties"]["note"]["nullable"], true);
+    // Embedded resources get apiVersion, kind and metadata.
+    let template = &spec["properties"]["template"];
+    assert_eq!(
+        template["required"],
+        serde_json::json!(["kind", "apiVersion"])
+    );
+    assert!(template["properties"]["metadata"]["allOf"].is_array());
+    let list = &schemas["com.example.v1.WidgetList"];
+    assert_eq!(
+        list["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/com.example.v1.Widget"
+    );
+    assert_eq!(
+        list["x-kubernetes-group-version-kind"][0]["kind"],
+        "WidgetList"
+    );
+}
+
+#[test]
+fn custom_resources_join_the_v2_document_in_v2_form() {
+    let mut doc = v2_document();
+    let kinds = [widget_kind(Some(widget_schema()))];
+    v2_add_custom(&mut doc, &kinds);
+    let w = &doc["definitions"]["com.example.v1.Widget"];
+    assert_eq!(
+        w["properties"]["metadata"]["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    let spec = &w["properties"]["spec"];
+    // Nullable: untyped and not required; anyOf dropped.
+    assert!(spec["properties"]["note"].get("type").is_none());
+    assert_eq!(spec["required"], serde_json::json!(["size"]));
+    assert!(spec["properties"]["port"].get("anyOf").is_none());
+    let patch =
+        &doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"];
+    assert_eq!(
+        patch["consumes"],
+        serde_json::json!([
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml"
+        ])
+    );
+    assert!(doc["definitions"]["com.example.v1.WidgetList"].is_object());
+    let pb = proto::encode_document(&doc);
+    let needle = b"com.example.v1.Widget";
+    assert!(pb.windows(needle.len()).any(|w| w == needle));
+
+    // Preserving unknown fields at the root, or no schema: a bare object in v2.
+    let mut root = widget_schema();
+    root["x-kubernetes-preserve-unknown-fields"] = true.into();
+    for kind in [widget_kind(Some(root)), widget_kind(None)] {
+        assert_eq!(
+            kind.kind_definition(true),
+            serde_json::json!({"type": "object", "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Widget", "version": "v1"}]})
+        );
+    }
+}
