@@ -338,3 +338,54 @@ fn strategic_merge_patch_by_merge_keys() {
         "80"
     );
 }
+
+/// `kubectl wait` on what the API stores: a condition, a JSONPath value, deletion.
+#[test]
+fn kubectl_wait_for_jsonpath_condition_and_delete() {
+    let server = Server::start(&[]);
+    let v = "1.33";
+    server.ok(
+        v,
+        &["create", "configmap", "flag", "--from-literal=state=old"],
+    );
+    // Without the change the wait times out…
+    let timed_out = std::process::Command::new(common::require_kubectl(v))
+        .args([
+            "wait",
+            "--for=jsonpath={.data.state}=ready",
+            "configmap/flag",
+            "--timeout=1s",
+        ])
+        .env("KUBECONFIG", &server.kubeconfig)
+        .env("HOME", server.data_dir.join("home"))
+        .output()
+        .unwrap();
+    assert!(!timed_out.status.success());
+    // …and with it the wait returns.
+    server.ok(
+        v,
+        &[
+            "patch",
+            "configmap",
+            "flag",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"state":"ready"}}"#,
+        ],
+    );
+    server.ok(
+        v,
+        &[
+            "wait",
+            "--for=jsonpath={.data.state}=ready",
+            "configmap/flag",
+            "--timeout=10s",
+        ],
+    );
+    server.ok(v, &["delete", "configmap", "flag", "--wait=false"]);
+    server.ok(
+        v,
+        &["wait", "--for=delete", "configmap/flag", "--timeout=10s"],
+    );
+}
