@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod crd;
 pub mod defaults;
 pub mod fields;
+pub mod managed;
 pub mod names;
 pub mod openapi;
 pub mod protobuf;

@@ -65,10 +65,17 @@ fn text(code: StatusCode, body: impl Into<String>) -> Response {
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let path = req.uri().path().to_string();
-    let query = match Query::parse(req.uri().query()) {
+    let mut query = match Query::parse(req.uri().query()) {
         Ok(q) => q,
         Err(e) => return error_response(&e),
     };
+    query.user_agent = Some(
+        req.headers()
+            .get(header::USER_AGENT)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+    );
     let target = resolve(req.method(), &path, query.watch);
     let caller = authenticate(
         req.extensions().get::<ConnectionIdentity>(),
@@ -442,6 +449,11 @@ async fn resource_request(
         }
         (Verb::Patch, _) => {
             let patch = read_body(req.into_body()).await?;
+            if ct == "application/apply-patch+yaml" {
+                return crate::fieldmanager::apply_patch(&state, res, ns, name, sub, &q, &patch)
+                    .await;
+            }
+            crate::fieldmanager::validate_patch_options(&q, false)?;
             let kind = crate::patch::PatchKind::from_content_type(&ct)?;
             let root =
                 crate::patch::strategic_root(res, sub).filter(|_| state.crds.of(res).is_none());

@@ -16,6 +16,7 @@ pub mod codec;
 mod crd_controller;
 pub mod crds;
 pub mod discovery;
+pub mod fieldmanager;
 pub mod fieldvalidation;
 pub mod handler;
 mod meta;

@@ -13,6 +13,7 @@ use k3rs_store::{KeyValue, ListOptions, Revision, StoreError};
 use serde_json::{Value, json};
 
 use crate::codec;
+use crate::fieldmanager;
 use crate::meta::{finalizers, meta_mut, meta_str, now_rfc3339, random_suffix, spec_equal};
 use crate::query::Query;
 use crate::services;
@@ -20,6 +21,15 @@ use crate::state::AppState;
 
 /// How many times an unconditional update retries after losing a race.
 const MAX_UPDATE_RETRIES: usize = 16;
+
+/// Who owns the fields of a write (`metadata.managedFields`, see [`fieldmanager`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// An Update operation: the entries are computed from the change.
+    Update,
+    /// A server-side apply already wrote the entries into the object.
+    Applied,
+}
 
 /// The outcome of a write: the object and the HTTP status (201 for creates; a delete that only
 /// marked the object answers 200 like upstream, 202 only when `orphanDependents: false`).
@@ -345,10 +355,23 @@ impl AppState {
         &self,
         res: &'static ResourceInfo,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         q: &Query,
     ) -> Result<Written, ApiError> {
+        self.create_as(res, ns, obj, q, Ownership::Update).await
+    }
+
+    /// [`AppState::create`], recording field ownership as `ownership` says.
+    pub async fn create_as(
+        &self,
+        res: &'static ResourceInfo,
+        ns: Option<&str>,
+        mut obj: Value,
+        q: &Query,
+        ownership: Ownership,
+    ) -> Result<Written, ApiError> {
         check_kind(res, &obj)?;
+        let sent_managed = obj.pointer("/metadata/managedFields").cloned();
         set_namespace(res, ns, &mut obj)?;
         if let Some(ns) = ns.filter(|_| res.namespaced) {
             self.check_namespace(ns).await?;
@@ -376,6 +399,12 @@ impl AppState {
         prepare_create(res, &mut obj);
         defaults::apply(res, &mut obj);
         self.admit_custom(res, &mut obj);
+        if let Some(m) = sent_managed {
+            meta_mut(&mut obj).insert("managedFields".into(), m);
+        }
+        if ownership == Ownership::Update {
+            fieldmanager::record_update(self, res, None, None, &mut obj, q);
+        }
         if res.group == "apiextensions.k8s.io" && res.plural == "customresourcedefinitions" {
             // Held until the CRD controller has removed the CRD's objects.
             let mut fins = finalizers(&obj);
@@ -464,6 +493,25 @@ impl AppState {
         name: &str,
         subresource: Option<&str>,
         q: &Query,
+        change: F,
+    ) -> Result<Written, ApiError>
+    where
+        F: FnMut(&Value) -> Result<Value, ApiError>,
+    {
+        self.update_as(res, ns, name, subresource, q, Ownership::Update, change)
+            .await
+    }
+
+    /// [`AppState::update_with`], recording field ownership as `ownership` says.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_as<F>(
+        &self,
+        res: &'static ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        q: &Query,
+        ownership: Ownership,
         mut change: F,
     ) -> Result<Written, ApiError>
     where
@@ -485,7 +533,20 @@ impl AppState {
                     },
                 ));
             }
+            let applied = new.pointer("/metadata/managedFields").cloned();
             self.prepare_update(res, ns, name, subresource, &old, &mut new)?;
+            match ownership {
+                Ownership::Update => {
+                    fieldmanager::record_update(self, res, subresource, Some(&old), &mut new, q)
+                }
+                Ownership::Applied => {
+                    let meta = meta_mut(&mut new);
+                    match applied {
+                        Some(m) => meta.insert("managedFields".into(), m),
+                        None => meta.remove("managedFields"),
+                    };
+                }
+            }
             // Removing the last finalizer of an object being deleted completes the deletion.
             if !meta_str(&new, "deletionTimestamp").is_empty()
                 && finalizers(&new).is_empty()
@@ -512,7 +573,12 @@ impl AppState {
                 };
             let encoded = codec::encode(&new);
             if encoded[..] == kv.value[..] || q.dry_run {
-                // No change: upstream does not write, and the resourceVersion stays.
+                // No change: upstream does not write, and the resourceVersion stays (a dry run
+                // answers with the current one, so `kubectl diff` shows no change of it).
+                if q.dry_run {
+                    meta_mut(&mut new)
+                        .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+                }
                 return Ok(Written {
                     object: if q.dry_run { new } else { old },
                     code: 200,

@@ -1,6 +1,6 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge
-//! patch (merge keys and list strategies from the built-in schemas). Server-side apply comes
-//! with full kubectl fidelity.
+//! patch (merge keys and list strategies from the built-in schemas). Server-side apply
+//! (`application/apply-patch+yaml`) is [`crate::fieldmanager`].
 
 use k3rs_api::registry::ResourceInfo;
 use k3rs_api::schema::{self, Gvk};
@@ -22,9 +22,6 @@ impl PatchKind {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
             "application/strategic-merge-patch+json" => Ok(Self::Strategic),
-            "application/apply-patch+yaml" => Err(ApiError::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json ({ct} is not supported yet; use kubectl patch --type merge or --type json)"
-            ))),
             other => Err(ApiError::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other:?})"
             ))),

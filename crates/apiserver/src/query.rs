@@ -17,6 +17,11 @@ pub struct Query {
     pub timeout_seconds: Option<u64>,
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// `force` (server-side apply: take conflicting fields).
+    pub force: Option<bool>,
+    /// The request's User-Agent (not a query parameter; set by the handler), which names the
+    /// field manager of writes without `fieldManager`.
+    pub user_agent: Option<String>,
     pub field_validation: Option<String>,
     pub propagation_policy: Option<String>,
     pub grace_period_seconds: Option<i64>,
@@ -65,6 +70,7 @@ impl Query {
                     q.dry_run = true;
                 }
                 "fieldManager" => q.field_manager = Some(v),
+                "force" => q.force = Some(parse_bool(&v)),
                 "fieldValidation" => {
                     if !matches!(v.as_str(), "" | "Ignore" | "Warn" | "Strict") {
                         return Err(ApiError::bad_request(format!(

@@ -46,10 +46,7 @@ fn not_found_names_group_and_resource() {
 fn apply_conflicts_are_409_with_field_manager_causes() {
     let err = ApiError::ApplyConflict {
         message: "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas".into(),
-        causes: vec![(
-            "conflict with \"kubectl\"".into(),
-            ".spec.replicas".into(),
-        )],
+        causes: vec![("conflict with \"kubectl\"".into(), ".spec.replicas".into())],
     };
     assert_eq!(err.code(), 409);
     let status = serde_json::to_value(err.to_status()).unwrap();
