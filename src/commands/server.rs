@@ -87,6 +87,12 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("bootstrapping the API: {e}"))?;
 
     api.spawn_background();
+    // The control loops use the same API as every client, in-process through the router.
+    let loop_client = kube::Client::new(api.router(), "default");
+    tokio::spawn(k3rs_controllers::run(k3rs_controllers::Context {
+        client: loop_client,
+        identity: host_name.clone(),
+    }));
 
     let kubeconfig = k3rs_pki::kubeconfig_yaml(
         &format!("https://127.0.0.1:{}", cfg.https_listen_port),
