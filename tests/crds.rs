@@ -476,3 +476,80 @@ fn apply_with_default_validation_rejects_unknown_fields_of_custom_resources() {
         );
     }
 }
+
+/// Several served versions, one storage version, conversion None: every version serves the
+/// same objects, each presented with its own apiVersion.
+#[test]
+fn versions_of_a_crd_share_objects() {
+    let server = Server::start(&[]);
+    let v = "1.33";
+    let crd = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+    server.ok_stdin(v, &["apply", "--validate=false", "-f", "-"], crd);
+    server.ok(
+        v,
+        &[
+            "wait",
+            "--for",
+            "condition=established",
+            "crd/gizmos.example.com",
+            "--timeout=10s",
+        ],
+    );
+    server.ok_stdin(
+        v,
+        &["apply", "--validate=false", "-f", "-"],
+        "apiVersion: example.com/v1beta1\nkind: Gizmo\nmetadata: {name: g}\nspec: {a: 1}\n",
+    );
+    let via = |version: &str| -> serde_json::Value {
+        let raw = server.ok(
+            v,
+            &[
+                "get",
+                "--raw",
+                &format!("/apis/example.com/{version}/namespaces/default/gizmos/g"),
+            ],
+        );
+        serde_json::from_str(&raw).unwrap()
+    };
+    assert_eq!(via("v1")["apiVersion"], "example.com/v1");
+    assert_eq!(via("v1beta1")["apiVersion"], "example.com/v1beta1");
+    assert_eq!(via("v1")["spec"]["a"], 1);
+    let list: serde_json::Value = serde_json::from_str(&server.ok(
+        v,
+        &[
+            "get",
+            "--raw",
+            "/apis/example.com/v1/namespaces/default/gizmos",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(list["items"][0]["apiVersion"], "example.com/v1");
+    let stored = server.ok(
+        v,
+        &[
+            "get",
+            "crd",
+            "gizmos.example.com",
+            "-o",
+            "jsonpath={.status.storedVersions}",
+        ],
+    );
+    assert_eq!(stored, r#"["v1"]"#);
+}

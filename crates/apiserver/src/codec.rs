@@ -84,6 +84,32 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
 
 /// Append the object's JSON with `metadata.resourceVersion` = `revision` to `out`.
 pub fn write_json(stored: &[u8], revision: i64, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    write_json_as(stored, revision, None, out)
+}
+
+/// [`write_json`], presenting the object as `api_version` when given: the versions of a custom
+/// resource share storage (conversion None), so only `apiVersion` differs between them.
+pub fn write_json_as(
+    stored: &[u8],
+    revision: i64,
+    api_version: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    if let Some(version) = api_version
+        && let Some((start, end)) = api_version_span(stored)
+        && &stored[start..end] != version.as_bytes()
+    {
+        // Rare (a version other than the one written): rebuild the stored form with the new value.
+        let mut rewritten = Vec::with_capacity(stored.len() + version.len());
+        rewritten.extend_from_slice(&stored[..start]);
+        rewritten.extend_from_slice(version.as_bytes());
+        rewritten.extend_from_slice(&stored[end..]);
+        let shift = version.len() as i64 - (end - start) as i64;
+        let offset =
+            u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]) as i64 + shift;
+        rewritten[4..8].copy_from_slice(&(offset as u32).to_le_bytes());
+        return write_json_as(&rewritten, revision, None, out);
+    }
     let (offset, has_more, json) = split(stored)?;
     out.reserve(json.len() + 40);
     out.extend_from_slice(&json[..offset]);
@@ -99,9 +125,36 @@ pub fn write_json(stored: &[u8], revision: i64, out: &mut Vec<u8>) -> Result<(),
 
 /// The object's JSON (with resourceVersion) as bytes.
 pub fn to_json(stored: &[u8], revision: i64) -> Result<Vec<u8>, CodecError> {
+    to_json_as(stored, revision, None)
+}
+
+/// [`to_json`] presented as `api_version` (see [`write_json_as`]).
+pub fn to_json_as(
+    stored: &[u8],
+    revision: i64,
+    api_version: Option<&str>,
+) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
-    write_json(stored, revision, &mut out)?;
+    write_json_as(stored, revision, api_version, &mut out)?;
     Ok(out)
+}
+
+/// Byte range (in `stored`) of the `apiVersion` string's contents. `encode` writes `kind`
+/// then `apiVersion` first, so this scans only the head of the object.
+fn api_version_span(stored: &[u8]) -> Option<(usize, usize)> {
+    const KEY: &[u8] = b"\"apiVersion\":\"";
+    let head = &stored[HEADER.min(stored.len())..stored.len().min(HEADER + 512)];
+    let at = head.windows(KEY.len()).position(|w| w == KEY)?;
+    let start = HEADER + at + KEY.len();
+    let mut i = start;
+    while i < stored.len() {
+        match stored[i] {
+            b'\\' => i += 2,
+            b'"' => return Some((start, i)),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Decode to a value with `metadata.resourceVersion` = `revision`.

@@ -372,7 +372,8 @@ async fn resource_request(
             if let Some(conv) = &conversion {
                 return crate::table::object(res, conv, &kv);
             }
-            let body = crate::codec::to_json(&kv.value, kv.mod_revision)
+            let version = state.presented_version(res);
+            let body = crate::codec::to_json_as(&kv.value, kv.mod_revision, version.as_deref())
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(json_response(200, body, "application/json"))
         }

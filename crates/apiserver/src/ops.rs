@@ -177,6 +177,7 @@ impl AppState {
         q: &Query,
     ) -> Result<Vec<u8>, ApiError> {
         let page = self.list_page(res, ns, q).await?;
+        let version = self.presented_version(res);
         let items = &page.items;
         let mut body =
             Vec::with_capacity(256 + items.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
@@ -205,7 +206,7 @@ impl AppState {
             if i > 0 {
                 body.push(b',');
             }
-            codec::write_json(&kv.value, kv.mod_revision, &mut body)
+            codec::write_json_as(&kv.value, kv.mod_revision, version.as_deref(), &mut body)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
         }
         body.extend_from_slice(b"]}");

@@ -84,6 +84,12 @@ impl AppState {
         }
     }
 
+    /// The `apiVersion` objects of `res` must be presented with when it may differ from the
+    /// stored one: the versions of a custom resource share storage.
+    pub fn presented_version(&self, res: &k3rs_api::registry::ResourceInfo) -> Option<String> {
+        self.crds.of(res).map(|_| res.api_version())
+    }
+
     /// The resource at group/version/plural: built-in or custom.
     pub fn resource(
         &self,

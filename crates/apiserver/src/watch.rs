@@ -35,8 +35,8 @@ fn frame(kind: &str, object_json: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn event_frame(kind: &str, kv: &k3rs_store::KeyValue) -> Option<Bytes> {
-    codec::to_json(&kv.value, kv.mod_revision)
+fn event_frame(kind: &str, kv: &k3rs_store::KeyValue, version: Option<&str>) -> Option<Bytes> {
+    codec::to_json_as(&kv.value, kv.mod_revision, version)
         .ok()
         .map(|json| frame(kind, &json))
 }
@@ -59,16 +59,23 @@ fn error_frame(err: &ApiError) -> Bytes {
 }
 
 /// Which watch line (if any) one store event becomes for this watcher.
-fn translate(res: &ResourceInfo, filter: &Filter, ev: &Event) -> Option<Bytes> {
+fn translate(
+    res: &ResourceInfo,
+    filter: &Filter,
+    ev: &Event,
+    version: Option<&str>,
+) -> Option<Bytes> {
     let now = filter.matches(res, &ev.kv.value);
     match ev.kind {
-        EventKind::Delete => now.then(|| event_frame("DELETED", &ev.kv)).flatten(),
+        EventKind::Delete => now
+            .then(|| event_frame("DELETED", &ev.kv, version))
+            .flatten(),
         EventKind::Put => {
             let before = ev.prev.as_ref().map(|p| filter.matches(res, &p.value));
             match (before, now) {
-                (None | Some(false), true) => event_frame("ADDED", &ev.kv),
-                (Some(true), true) => event_frame("MODIFIED", &ev.kv),
-                (Some(true), false) => event_frame("DELETED", &ev.kv),
+                (None | Some(false), true) => event_frame("ADDED", &ev.kv, version),
+                (Some(true), true) => event_frame("MODIFIED", &ev.kv, version),
+                (Some(true), false) => event_frame("DELETED", &ev.kv, version),
                 _ => None,
             }
         }
@@ -83,6 +90,7 @@ pub async fn watch(
     q: Query,
 ) -> Result<Response, ApiError> {
     let filter = Filter::new(res, &q)?;
+    let version = state.presented_version(res);
     let prefix = list_prefix(res, ns.as_deref());
     let (tx, rx) = mpsc::channel::<Bytes>(FRAME_BUFFER);
     let from_now = matches!(q.resource_version.as_deref(), None | Some("0"));
@@ -99,7 +107,7 @@ pub async fn watch(
             .map_err(|e| store_error(res, "", e))?;
         for kv in &list.items {
             if filter.matches(res, &kv.value)
-                && let Some(f) = event_frame("ADDED", kv)
+                && let Some(f) = event_frame("ADDED", kv, version.as_deref())
             {
                 initial.push(f);
             }
@@ -173,7 +181,7 @@ pub async fn watch(
                     Ok(events) => {
                         for ev in &events {
                             last = ev.kv.mod_revision;
-                            if let Some(f) = translate(res, &filter, ev)
+                            if let Some(f) = translate(res, &filter, ev, version.as_deref())
                                 && tx.send(f).await.is_err()
                             {
                                 return;

@@ -29,3 +29,18 @@ fn rejects_foreign_bytes() {
     assert!(to_json(b"{}", 1).is_err());
     assert!(decode(b"k3r\x01\xff\xff\xff\xff\x00{}", 1).is_err());
 }
+
+#[test]
+fn presents_another_api_version() {
+    let obj = json!({"kind": "Widget", "apiVersion": "example.com/v1", "metadata": {"name": "a"}, "spec": {"x": 1}});
+    let stored = encode(&obj);
+    let out: Value =
+        serde_json::from_slice(&to_json_as(&stored, 5, Some("example.com/v1beta1")).unwrap())
+            .unwrap();
+    assert_eq!(out["apiVersion"], "example.com/v1beta1");
+    assert_eq!(out["metadata"]["resourceVersion"], "5");
+    assert_eq!(out["spec"]["x"], 1);
+    let same: Value =
+        serde_json::from_slice(&to_json_as(&stored, 5, Some("example.com/v1")).unwrap()).unwrap();
+    assert_eq!(same["apiVersion"], "example.com/v1");
+}
