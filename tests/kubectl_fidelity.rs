@@ -389,3 +389,54 @@ fn kubectl_wait_for_jsonpath_condition_and_delete() {
         &["wait", "--for=delete", "configmap/flag", "--timeout=10s"],
     );
 }
+
+/// `kubectl diff -f` shows the change (server-side dry run) and stores nothing.
+#[test]
+fn kubectl_diff_shows_the_change_and_stores_nothing() {
+    let server = Server::start(&[]);
+    for v in ["1.27", "1.33"] {
+        let ns = format!("diff-{}", v.replace('.', "-"));
+        server.ok(v, &["create", "namespace", &ns]);
+        server.ok_stdin(v, &["-n", &ns, "apply", "-f", "-"], WEB);
+        let rv = server.ok(
+            v,
+            &[
+                "-n",
+                &ns,
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ],
+        );
+        let edited = WEB.replace("image: nginx:1.25", "image: nginx:1.27");
+        let out = server.kubectl_stdin(v, &["-n", &ns, "diff", "-f", "-"], Some(&edited));
+        // kubectl diff exits 1 when there are differences.
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let diff = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            diff.contains("-        image: nginx:1.25")
+                && diff.contains("+        image: nginx:1.27"),
+            "{diff}"
+        );
+        let image = server.ok(
+            v,
+            &[
+                "-n",
+                &ns,
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image} {.metadata.resourceVersion}",
+            ],
+        );
+        assert_eq!(image, format!("nginx:1.25 {rv}"));
+    }
+}
