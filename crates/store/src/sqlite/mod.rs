@@ -68,6 +68,10 @@ PRAGMA user_version = 1;
 
 /// WAL bytes appended between two checkpoints (SQLite's default is about 4 MiB).
 const CHECKPOINT_BYTES: usize = 8 << 20;
+/// WAL bytes every commit writes at least: whole pages of the log table and of its index.
+/// Counting only row bytes undercounts small commits 10–20×, which made checkpoints rare and
+/// huge (their fsyncs then stall commits).
+const COMMIT_PAGE_FLOOR: usize = 2 * 4096;
 
 /// The SQLite log. One connection is used by the writer thread; reads of history and
 /// compaction use a small pool of other connections (WAL lets them run beside it).
@@ -294,7 +298,7 @@ impl Backend for SqliteBackend {
             }
         }
         tx.commit()?;
-        writer.unchecked += bytes;
+        writer.unchecked += bytes + COMMIT_PAGE_FLOOR;
         if writer.unchecked >= CHECKPOINT_BYTES {
             writer.unchecked = 0;
             // Full: a checkpoint is already asked for.
