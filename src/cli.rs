@@ -75,10 +75,32 @@ pub struct ServerConfig {
     pub node_labels: Vec<(String, String)>,
     /// `--node-taint`: taints registered with the node.
     pub node_taints: Vec<Taint>,
+    /// `--simulate-*`: simulated nodes (boxed: rarely used, and keeps `Command` small).
+    pub simulate: Box<SimulateConfig>,
     /// `--debug` / `-v`: log level.
     pub log_level: LogLevel,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// The `--simulate-*` flags of `k3rs server`: simulated nodes (like kwok).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimulateConfig {
+    /// `--simulate-nodes`: how many simulated nodes to register (0: none).
+    pub nodes: u32,
+    /// `--simulate-node-cpu`: cpu capacity of each (a quantity such as `8` or `7500m`).
+    pub cpu: String,
+    /// `--simulate-node-memory`: memory capacity of each (a quantity such as `32Gi`).
+    pub memory: String,
+    /// `--simulate-node-pods`: pod capacity of each.
+    pub pods: u32,
+    /// `--simulate-node-label`: extra labels of the simulated nodes.
+    pub labels: Vec<(String, String)>,
+    /// `--simulate-node-taint`: taints of the simulated nodes.
+    pub taints: Vec<Taint>,
+    /// `--simulate-pod-completion`: how long pods whose restartPolicy is not Always run on a
+    /// simulated node before they succeed.
+    pub pod_completion: std::time::Duration,
 }
 
 /// Validated configuration of `k3rs agent`.
@@ -450,6 +472,46 @@ const SERVER_FLAGS: &[FlagSpec] = &[
         List,
         "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
     ),
+    flag(
+        "simulate-nodes",
+        Value,
+        "(simulation) Register this many simulated nodes (sim-node-0…) whose fake kubelets run pods only as API data",
+    )
+    .default("0"),
+    flag(
+        "simulate-node-cpu",
+        Value,
+        "(simulation) CPU capacity of each simulated node",
+    )
+    .default("8"),
+    flag(
+        "simulate-node-memory",
+        Value,
+        "(simulation) Memory capacity of each simulated node",
+    )
+    .default("32Gi"),
+    flag(
+        "simulate-node-pods",
+        Value,
+        "(simulation) Pod capacity of each simulated node",
+    )
+    .default("110"),
+    flag(
+        "simulate-node-label",
+        List,
+        "(simulation) Labels of the simulated nodes (key=value)",
+    ),
+    flag(
+        "simulate-node-taint",
+        List,
+        "(simulation) Taints of the simulated nodes (key=value:Effect)",
+    ),
+    flag(
+        "simulate-pod-completion",
+        Value,
+        "(simulation) How long pods with restartPolicy OnFailure/Never run on simulated nodes before they succeed, e.g. 5s",
+    )
+    .default("5s"),
 ];
 
 const AGENT_FLAGS: &[FlagSpec] = &[
@@ -907,8 +969,27 @@ fn server_config(resolved: &Resolved) -> Result<ServerConfig, CliError> {
         node_ip: resolved.parse("node-ip", parse_ip)?,
         node_labels: resolved.parse_list("node-label", parse_label)?,
         node_taints: resolved.parse_list("node-taint", parse_taint)?,
+        simulate: Box::new(simulate_config(resolved)?),
         log_level: resolved.log_level()?,
         config_file: resolved.config_file.clone(),
+    })
+}
+
+fn simulate_config(resolved: &Resolved) -> Result<SimulateConfig, CliError> {
+    let count = |s: &str| {
+        s.parse::<u32>()
+            .map_err(|_| "must be a whole number".to_string())
+    };
+    Ok(SimulateConfig {
+        nodes: resolved.parse_required("simulate-nodes", count)?,
+        cpu: resolved.parse_required("simulate-node-cpu", parse_quantity)?,
+        memory: resolved.parse_required("simulate-node-memory", parse_quantity)?,
+        pods: resolved.parse_required("simulate-node-pods", count)?,
+        labels: resolved.parse_list("simulate-node-label", parse_label)?,
+        taints: resolved.parse_list("simulate-node-taint", parse_taint)?,
+        pod_completion: resolved
+            .parse_required("simulate-pod-completion", parse_duration)?
+            .unwrap_or_default(),
     })
 }
 
@@ -989,6 +1070,45 @@ fn parse_duration(s: &str) -> Result<Option<std::time::Duration>, String> {
         _ => return Err(format!("{s:?} has an unknown unit (use ms, s, m or h)")),
     };
     Ok((millis > 0).then(|| std::time::Duration::from_millis(millis)))
+}
+
+/// A resource quantity such as `8`, `7500m`, `32Gi`, `1e3` (the shapes upstream's
+/// `resource.ParseQuantity` accepts: a decimal number and an optional suffix).
+fn parse_quantity(s: &str) -> Result<String, String> {
+    let invalid = || format!("{s:?} is not a quantity (e.g. 8, 500m, 32Gi)");
+    let number_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(s.len());
+    let (number, suffix) = s.split_at(number_end);
+    let number = number.strip_prefix('+').unwrap_or(number);
+    if number.is_empty() || number.starts_with('-') || number.parse::<f64>().is_err() {
+        return Err(invalid());
+    }
+    let suffix_ok = matches!(
+        suffix,
+        "" | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+            | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+    ) || suffix
+        .strip_prefix(['e', 'E'])
+        .is_some_and(|e| e.trim_start_matches(['+', '-']).parse::<u32>().is_ok());
+    if suffix_ok {
+        Ok(s.to_string())
+    } else {
+        Err(invalid())
+    }
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

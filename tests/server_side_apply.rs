@@ -39,11 +39,14 @@ fn get_json(s: &Server, v: &str, ns: &str) -> Value {
     serde_json::from_str(&out).expect("json")
 }
 
+/// The managers of the object's fields, leaving out status writes (the Deployment
+/// controller's, as on any cluster).
 fn managers(obj: &Value) -> Vec<(String, String)> {
     obj["metadata"]["managedFields"]
         .as_array()
         .map(|a| {
             a.iter()
+                .filter(|e| e["subresource"] != "status")
                 .map(|e| {
                     (
                         e["manager"].as_str().unwrap_or("").to_string(),

@@ -572,3 +572,92 @@ fn agent_flags() {
     // Server-only flags are not agent flags.
     assert!(parse_with_env(&["agent", "--tls-san", "x"], &[]).is_err());
 }
+
+#[test]
+fn simulate_flags_defaults_and_sources() {
+    let empty = config_file("");
+    let c = empty.path.to_str().unwrap();
+    let config = server(&["server", "-c", c], &[]);
+    assert_eq!(
+        *config.simulate,
+        SimulateConfig {
+            nodes: 0,
+            cpu: "8".into(),
+            memory: "32Gi".into(),
+            pods: 110,
+            labels: Vec::new(),
+            taints: Vec::new(),
+            pod_completion: std::time::Duration::from_secs(5),
+        }
+    );
+
+    let config = server(
+        &[
+            "server",
+            "-c",
+            c,
+            "--simulate-nodes",
+            "3",
+            "--simulate-node-cpu=7500m",
+            "--simulate-node-label",
+            "zone=a,rack=r1",
+            "--simulate-node-taint",
+            "sim=true:NoSchedule",
+            "--simulate-pod-completion",
+            "500ms",
+        ],
+        &[("K3RS_SIMULATE_NODE_MEMORY", "64Gi")],
+    );
+    assert_eq!(config.simulate.nodes, 3);
+    assert_eq!(config.simulate.cpu, "7500m");
+    assert_eq!(config.simulate.memory, "64Gi");
+    assert_eq!(
+        config.simulate.labels,
+        vec![("zone".into(), "a".into()), ("rack".into(), "r1".into())]
+    );
+    assert_eq!(config.simulate.taints[0].to_string(), "sim=true:NoSchedule");
+    assert_eq!(
+        config.simulate.pod_completion,
+        std::time::Duration::from_millis(500)
+    );
+
+    let file = config_file("simulate-nodes: 1000\nsimulate-node-pods: 250\n");
+    let config = server(&["server", "-c", file.path.to_str().unwrap()], &[]);
+    assert_eq!(config.simulate.nodes, 1000);
+    assert_eq!(config.simulate.pods, 250);
+}
+
+#[test]
+fn simulate_flags_errors_name_the_flag() {
+    let empty = config_file("");
+    let c = empty.path.to_str().unwrap();
+    for (args, flag) in [
+        (&["--simulate-nodes=-1"][..], "--simulate-nodes"),
+        (&["--simulate-node-cpu", "lots"][..], "--simulate-node-cpu"),
+        (
+            &["--simulate-node-memory", "32GB"][..],
+            "--simulate-node-memory",
+        ),
+        (&["--simulate-node-pods", "x"][..], "--simulate-node-pods"),
+        (
+            &["--simulate-node-label", "novalue"][..],
+            "--simulate-node-label",
+        ),
+        (
+            &["--simulate-node-taint", "k=v"][..],
+            "--simulate-node-taint",
+        ),
+        (
+            &["--simulate-pod-completion", "soon"][..],
+            "--simulate-pod-completion",
+        ),
+    ] {
+        let mut all = vec!["server", "-c", c];
+        all.extend_from_slice(args);
+        let err = server_error(&all, &[]);
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    for ok in ["8", "7500m", "32Gi", "1e3", "0.5", "100M"] {
+        assert_eq!(parse_quantity(ok).as_deref(), Ok(ok));
+    }
+}

@@ -92,6 +92,9 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
     tokio::spawn(k3rs_controllers::run(k3rs_controllers::Context {
         client: loop_client,
         identity: host_name.clone(),
+        cluster_cidr: cfg.cluster_cidr,
+        simulation: simulation_config(&cfg.simulate),
+        ca_cert_pem: pki.ca_cert_pem().to_string(),
     }));
 
     let kubeconfig = k3rs_pki::kubeconfig_yaml(
@@ -138,6 +141,31 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         .await;
     tracing::info!("k3rs server stopped");
     Ok(())
+}
+
+/// The `--simulate-*` flags as the simulated nodes take them.
+fn simulation_config(
+    flags: &crate::cli::SimulateConfig,
+) -> k3rs_controllers::simulated_nodes::SimulationConfig {
+    k3rs_controllers::simulated_nodes::SimulationConfig {
+        nodes: flags.nodes,
+        cpu: flags.cpu.clone(),
+        memory: flags.memory.clone(),
+        pods: flags.pods,
+        labels: flags.labels.clone(),
+        taints: flags
+            .taints
+            .iter()
+            .map(|t| k8s_openapi::api::core::v1::Taint {
+                key: t.key.clone(),
+                value: (!t.value.is_empty()).then(|| t.value.clone()),
+                effect: t.effect.as_str().into(),
+                time_added: None,
+            })
+            .collect(),
+        pod_completion: flags.pod_completion,
+        ..Default::default()
+    }
 }
 
 fn host_name() -> String {

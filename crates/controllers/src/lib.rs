@@ -5,7 +5,17 @@
 //! **Architecture invariant:** loops are driven by watches (kube-runtime watchers and
 //! reflectors), never by periodic relists; they write only through the API.
 
+pub mod deployment;
+pub mod endpoints;
+pub mod endpointslices;
+pub mod garbage_collector;
 pub mod leader;
+pub mod node_ipam;
+pub mod pod_gc;
+pub mod replicaset;
+pub mod root_ca;
+pub mod serviceaccounts;
+pub mod simulated_nodes;
 
 /// What the loops are started with.
 #[derive(Clone)]
@@ -14,15 +24,48 @@ pub struct Context {
     pub client: kube::Client,
     /// This server's identity (lease holder name).
     pub identity: String,
+    /// `--cluster-cidr`: the pod network node IPAM hands out node podCIDRs from
+    /// (default [`DEFAULT_CLUSTER_CIDR`]).
+    pub cluster_cidr: k3rs_api::alloc::Ipv4Cidr,
+    /// The `--simulate-*` flags (default: no simulated nodes).
+    pub simulation: simulated_nodes::SimulationConfig,
+    /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every namespace.
+    pub ca_cert_pem: String,
 }
+
+/// The default `--cluster-cidr` (k3s's).
+pub const DEFAULT_CLUSTER_CIDR: k3rs_api::alloc::Ipv4Cidr = k3rs_api::alloc::Ipv4Cidr {
+    network: std::net::Ipv4Addr::new(10, 42, 0, 0),
+    prefix: 16,
+};
 
 /// The name of the Lease the controller loops are elected through.
 pub const LEASE_NAME: &str = "k3rs-controllers";
 
 /// Start every control loop; returns their tasks. Each loop module adds itself here.
 fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
-    let _ = ctx;
-    Vec::new()
+    // ReplicaSet, ReplicationController and Deployment share their informers.
+    let mut workloads = replicaset::Informers::new(ctx);
+    let mut loops = replicaset::start(ctx, &mut workloads);
+    loops.extend(deployment::start(ctx, &mut workloads));
+    loops.extend(workloads.run());
+    loops.extend([
+        tokio::spawn(node_ipam::run(ctx.clone())),
+        tokio::spawn(simulated_nodes::run(ctx.clone())),
+        tokio::spawn(endpoints::run(ctx.client.clone())),
+        tokio::spawn(serviceaccounts::run(ctx.client.clone())),
+        tokio::spawn(root_ca::run(ctx.client.clone(), ctx.ca_cert_pem.clone())),
+        tokio::spawn(garbage_collector::run(ctx.client.clone())),
+        tokio::spawn(k3rs_scheduler::run::run(
+            ctx.client.clone(),
+            ctx.identity.clone(),
+        )),
+        tokio::spawn(pod_gc::run(
+            ctx.client.clone(),
+            pod_gc::core::TERMINATED_POD_GC_THRESHOLD,
+        )),
+    ]);
+    loops
 }
 
 /// Campaign for leadership and run the loops while leading; runs until the task is dropped.

@@ -1,0 +1,299 @@
+//! The small runtime the workload controllers share: an informer (a kube-runtime watcher
+//! feeding a namespaced cache and calling a handler *after* the cache holds the change), and
+//! a work queue with client-go's semantics (a key is never processed by two workers at once;
+//! a key added while it is processed is processed again afterwards; failures back off).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Notify, watch};
+
+/// A change seen by an informer, delivered once the cache reflects it.
+pub(crate) enum Change<K> {
+    /// Added or modified; `old` is the previous cached object, if any.
+    Applied { old: Option<Arc<K>>, new: Arc<K> },
+    /// Deleted (also objects found gone after a re-list).
+    Deleted(Arc<K>),
+}
+
+/// The objects of one resource as last seen by its watch, by namespace then name.
+pub(crate) struct Cache<K> {
+    objects: RwLock<BTreeMap<String, HashMap<String, Arc<K>>>>,
+    ready: watch::Sender<bool>,
+}
+
+fn key_of<K: Resource>(obj: &K) -> (String, String) {
+    (
+        obj.meta().namespace.clone().unwrap_or_default(),
+        obj.meta().name.clone().unwrap_or_default(),
+    )
+}
+
+impl<K: Resource> Cache<K> {
+    fn new() -> Self {
+        Cache {
+            objects: RwLock::new(BTreeMap::new()),
+            ready: watch::channel(false).0,
+        }
+    }
+
+    /// One object by namespace and name.
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects.get(namespace)?.get(name).cloned()
+    }
+
+    /// Every object of a namespace.
+    pub(crate) fn list(&self, namespace: &str) -> Vec<Arc<K>> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects
+            .get(namespace)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every object.
+    pub(crate) fn all(&self) -> Vec<Arc<K>> {
+        let objects = self.objects.read().unwrap_or_else(|e| e.into_inner());
+        objects.values().flat_map(|m| m.values().cloned()).collect()
+    }
+
+    /// Wait until the first list has been loaded.
+    pub(crate) async fn wait_ready(&self) {
+        let mut rx = self.ready.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
+    }
+
+    fn insert(&self, obj: Arc<K>) -> Option<Arc<K>> {
+        let (ns, name) = key_of(obj.as_ref());
+        let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+        objects.entry(ns).or_default().insert(name, obj)
+    }
+
+    fn remove(&self, obj: &K) -> Option<Arc<K>> {
+        let (ns, name) = key_of(obj);
+        let mut objects = self.objects.write().unwrap_or_else(|e| e.into_inner());
+        let m = objects.get_mut(&ns)?;
+        let old = m.remove(&name);
+        if m.is_empty() {
+            objects.remove(&ns);
+        }
+        old
+    }
+}
+
+/// A handler of an informer's changes.
+type Handler<K> = Box<dyn Fn(&Change<K>) + Send + Sync>;
+
+/// A watch of one resource into a [`Cache`], fanned out to any number of handlers. Built in
+/// two steps so that every handler is subscribed before the first event: [`Informer::new`],
+/// [`Informer::subscribe`]…, then [`Informer::run`].
+pub(crate) struct Informer<K> {
+    api: Api<K>,
+    cache: Arc<Cache<K>>,
+    handlers: Vec<Handler<K>>,
+}
+
+impl<K> Informer<K>
+where
+    K: Resource + Clone + Debug + Send + Sync + k8s_openapi::serde::de::DeserializeOwned + 'static,
+    K::DynamicType: Default,
+{
+    /// An informer over every object `api` lists.
+    pub(crate) fn new(api: Api<K>) -> Self {
+        Informer {
+            api,
+            cache: Arc::new(Cache::new()),
+            handlers: Vec::new(),
+        }
+    }
+
+    /// The cache this informer fills.
+    pub(crate) fn cache(&self) -> Arc<Cache<K>> {
+        self.cache.clone()
+    }
+
+    /// Call `f` for every change, after the cache holds it.
+    pub(crate) fn subscribe(&mut self, f: impl Fn(&Change<K>) + Send + Sync + 'static) {
+        self.handlers.push(Box::new(f));
+    }
+
+    /// Start the watch.
+    pub(crate) fn run(self) -> tokio::task::JoinHandle<()> {
+        let Informer {
+            api,
+            cache: c,
+            handlers,
+        } = self;
+        let emit = move |ch: Change<K>| {
+            for h in &handlers {
+                h(&ch);
+            }
+        };
+        tokio::spawn(async move {
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
+            let mut relist: Vec<Arc<K>> = Vec::new();
+            while let Some(event) = stream.next().await {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::debug!("informer watch error: {e}");
+                        continue;
+                    }
+                };
+                match event {
+                    watcher::Event::Apply(obj) => {
+                        let new = Arc::new(obj);
+                        let old = c.insert(new.clone());
+                        emit(Change::Applied { old, new });
+                    }
+                    watcher::Event::Delete(obj) => {
+                        c.remove(&obj);
+                        emit(Change::Deleted(Arc::new(obj)));
+                    }
+                    watcher::Event::Init => relist.clear(),
+                    watcher::Event::InitApply(obj) => relist.push(Arc::new(obj)),
+                    watcher::Event::InitDone => {
+                        let seen: HashSet<(String, String)> =
+                            relist.iter().map(|o| key_of(o.as_ref())).collect();
+                        let gone: Vec<Arc<K>> = c
+                            .all()
+                            .into_iter()
+                            .filter(|o| !seen.contains(&key_of(o.as_ref())))
+                            .collect();
+                        let mut changes = Vec::new();
+                        for o in gone {
+                            c.remove(&o);
+                            changes.push(Change::Deleted(o));
+                        }
+                        for new in relist.drain(..) {
+                            let old = c.insert(new.clone());
+                            changes.push(Change::Applied { old, new });
+                        }
+                        c.ready.send_replace(true);
+                        for ch in changes {
+                            emit(ch);
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[derive(Default)]
+struct QueueState {
+    queue: VecDeque<String>,
+    dirty: HashSet<String>,
+    processing: HashSet<String>,
+    failures: HashMap<String, u32>,
+}
+
+/// A de-duplicating work queue of object keys (`namespace/name`).
+#[derive(Default)]
+pub(crate) struct WorkQueue {
+    state: Mutex<QueueState>,
+    notify: Notify,
+}
+
+impl WorkQueue {
+    /// An empty queue.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue `key` unless it is already waiting.
+    pub(crate) fn add(&self, key: String) {
+        let mut s = self.lock();
+        if !s.dirty.insert(key.clone()) {
+            return;
+        }
+        if !s.processing.contains(&key) {
+            s.queue.push_back(key);
+            drop(s);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Queue `key` after `delay`.
+    pub(crate) fn add_after(self: &Arc<Self>, key: String, delay: Duration) {
+        let q = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            q.add(key);
+        });
+    }
+
+    /// Queue `key` again after an exponential back-off (5 ms doubling, at most 5 minutes).
+    pub(crate) fn add_rate_limited(self: &Arc<Self>, key: String) {
+        let n = {
+            let mut s = self.lock();
+            let n = s.failures.entry(key.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let delay = Duration::from_millis(5u64.saturating_mul(1u64 << n.min(20)))
+            .min(Duration::from_secs(300));
+        self.add_after(key, delay);
+    }
+
+    /// Reset the back-off of `key`.
+    pub(crate) fn forget(&self, key: &str) {
+        self.lock().failures.remove(key);
+    }
+
+    /// The next key to process; the caller must call [`WorkQueue::done`] afterwards.
+    pub(crate) async fn get(&self) -> String {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut s = self.lock();
+                if let Some(key) = s.queue.pop_front() {
+                    s.dirty.remove(&key);
+                    s.processing.insert(key.clone());
+                    let more = !s.queue.is_empty();
+                    drop(s);
+                    if more {
+                        self.notify.notify_one();
+                    }
+                    return key;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Mark `key` processed; re-queues it when it was added meanwhile.
+    pub(crate) fn done(&self, key: &str) {
+        let mut s = self.lock();
+        s.processing.remove(key);
+        if s.dirty.contains(key) {
+            s.queue.push_back(key.to_string());
+            drop(s);
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// `namespace/name` of an object.
+pub(crate) fn object_key<K: Resource>(obj: &K) -> String {
+    let (ns, name) = key_of(obj);
+    format!("{ns}/{name}")
+}
+
+/// Split a `namespace/name` key.
+pub(crate) fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or(("", key))
+}
