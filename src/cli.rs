@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub node_labels: Vec<(String, String)>,
     /// `--node-taint`: taints registered with the node.
     pub node_taints: Vec<Taint>,
+    /// `--node-monitor-grace-period`: how long a node's Lease may go unrenewed before the node
+    /// lifecycle controller marks it Ready=Unknown (default 40s).
+    pub node_monitor_grace_period: std::time::Duration,
     /// `--simulate-*`: simulated nodes (boxed: rarely used, and keeps `Command` small).
     pub simulate: Box<SimulateConfig>,
     /// `--debug` / `-v`: log level.
@@ -451,6 +454,12 @@ const SERVER_FLAGS: &[FlagSpec] = &[
         "(db) How often old datastore revisions are compacted, e.g. 5m, 30s (0 disables)",
     )
     .default("5m"),
+    flag(
+        "node-monitor-grace-period",
+        Value,
+        "(controllers) How long a node may go without renewing its Lease before it is marked Ready=Unknown, e.g. 40s",
+    )
+    .default("40s"),
     flag(
         "disable-agent",
         Switch,
@@ -969,6 +978,15 @@ fn server_config(resolved: &Resolved) -> Result<ServerConfig, CliError> {
         node_ip: resolved.parse("node-ip", parse_ip)?,
         node_labels: resolved.parse_list("node-label", parse_label)?,
         node_taints: resolved.parse_list("node-taint", parse_taint)?,
+        node_monitor_grace_period: resolved
+            .parse_required("node-monitor-grace-period", parse_duration)?
+            .ok_or_else(|| {
+                resolved.invalid(
+                    "node-monitor-grace-period",
+                    "0",
+                    "must be greater than zero",
+                )
+            })?,
         simulate: Box::new(simulate_config(resolved)?),
         log_level: resolved.log_level()?,
         config_file: resolved.config_file.clone(),

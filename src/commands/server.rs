@@ -95,6 +95,7 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         cluster_cidr: cfg.cluster_cidr,
         simulation: simulation_config(&cfg.simulate),
         ca_cert_pem: pki.ca_cert_pem().to_string(),
+        node_monitor_grace_period: cfg.node_monitor_grace_period,
     }));
 
     let kubeconfig = k3rs_pki::kubeconfig_yaml(

@@ -5,17 +5,22 @@
 //! **Architecture invariant:** loops are driven by watches (kube-runtime watchers and
 //! reflectors), never by periodic relists; they write only through the API.
 
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslices;
 pub mod garbage_collector;
+pub mod job;
 pub mod leader;
 pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod pod_gc;
 pub mod replicaset;
 pub mod root_ca;
 pub mod serviceaccounts;
 pub mod simulated_nodes;
+pub mod statefulset;
 
 /// What the loops are started with.
 #[derive(Clone)]
@@ -31,6 +36,9 @@ pub struct Context {
     pub simulation: simulated_nodes::SimulationConfig,
     /// The cluster CA certificate (PEM) published as `kube-root-ca.crt` in every namespace.
     pub ca_cert_pem: String,
+    /// `--node-monitor-grace-period`: how long a node's Lease may go unrenewed before node
+    /// lifecycle marks it Ready=Unknown (default [`node_lifecycle::DEFAULT_GRACE_PERIOD`]).
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 /// The default `--cluster-cidr` (k3s's).
@@ -48,9 +56,17 @@ fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
     let mut workloads = replicaset::Informers::new(ctx);
     let mut loops = replicaset::start(ctx, &mut workloads);
     loops.extend(deployment::start(ctx, &mut workloads));
+    // Job and CronJob share the Job watch; Job also uses the workload pod watch.
+    let mut batch = job::Informers::new(ctx);
+    loops.extend(job::start(ctx, &mut workloads, &mut batch));
+    loops.extend(cronjob::start(ctx, &mut batch));
+    loops.extend(batch.run());
+    loops.extend(statefulset::start(ctx, &mut workloads));
+    loops.extend(daemonset::start(ctx, &mut workloads));
     loops.extend(workloads.run());
     loops.extend([
         tokio::spawn(node_ipam::run(ctx.clone())),
+        tokio::spawn(node_lifecycle::run(ctx.clone())),
         tokio::spawn(simulated_nodes::run(ctx.clone())),
         tokio::spawn(endpoints::run(ctx.client.clone())),
         tokio::spawn(serviceaccounts::run(ctx.client.clone())),
