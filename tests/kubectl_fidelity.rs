@@ -390,7 +390,8 @@ fn kubectl_wait_for_jsonpath_condition_and_delete() {
     );
 }
 
-/// `kubectl diff -f` shows the change (server-side dry run) and stores nothing.
+/// `kubectl diff -f` shows the change (server-side dry run) and stores nothing. (The generation,
+/// not the resourceVersion, is compared: the Deployment controller writes status meanwhile.)
 #[test]
 fn kubectl_diff_shows_the_change_and_stores_nothing() {
     let server = Server::start(&[]);
@@ -398,7 +399,7 @@ fn kubectl_diff_shows_the_change_and_stores_nothing() {
         let ns = format!("diff-{}", v.replace('.', "-"));
         server.ok(v, &["create", "namespace", &ns]);
         server.ok_stdin(v, &["-n", &ns, "apply", "-f", "-"], WEB);
-        let rv = server.ok(
+        let generation = server.ok(
             v,
             &[
                 "-n",
@@ -407,7 +408,7 @@ fn kubectl_diff_shows_the_change_and_stores_nothing() {
                 "deploy",
                 "web",
                 "-o",
-                "jsonpath={.metadata.resourceVersion}",
+                "jsonpath={.metadata.generation}",
             ],
         );
         let edited = WEB.replace("image: nginx:1.25", "image: nginx:1.27");
@@ -434,9 +435,9 @@ fn kubectl_diff_shows_the_change_and_stores_nothing() {
                 "deploy",
                 "web",
                 "-o",
-                "jsonpath={.spec.template.spec.containers[0].image} {.metadata.resourceVersion}",
+                "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
             ],
         );
-        assert_eq!(image, format!("nginx:1.25 {rv}"));
+        assert_eq!(image, format!("nginx:1.25 {generation}"));
     }
 }

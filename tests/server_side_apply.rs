@@ -22,6 +22,23 @@ fn deployment(ns: &str, replicas: Option<u32>, image: &str, ports: bool) -> Stri
     )
 }
 
+/// The Deployment once its controller has stopped writing status (the resourceVersion held
+/// still for 700 ms), so that a resourceVersion comparison measures only our own writes.
+fn settled_json(s: &Server, v: &str, ns: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut last = get_json(s, v, ns);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let now = get_json(s, v, ns);
+        if now["metadata"]["resourceVersion"] == last["metadata"]["resourceVersion"]
+            || std::time::Instant::now() > deadline
+        {
+            return now;
+        }
+        last = now;
+    }
+}
+
 fn get_json(s: &Server, v: &str, ns: &str) -> Value {
     let out = s.ok(
         v,
@@ -78,7 +95,7 @@ fn scenario(s: &Server, v: &str) {
     );
 
     // Re-applying the unchanged manifest writes nothing.
-    let rv = obj["metadata"]["resourceVersion"].clone();
+    let rv = settled_json(s, v, &ns)["metadata"]["resourceVersion"].clone();
     s.ok_stdin(v, &apply, &deployment(&ns, Some(2), "nginx:1", true));
     assert_eq!(get_json(s, v, &ns)["metadata"]["resourceVersion"], rv);
 
@@ -148,7 +165,7 @@ fn scenario(s: &Server, v: &str) {
     assert!(!plain.contains("managedFields"), "{plain}");
 
     // kubectl diff (a server-side dry-run apply) shows the change and stores nothing.
-    let rv = obj["metadata"]["resourceVersion"].clone();
+    let rv = settled_json(s, v, &ns)["metadata"]["resourceVersion"].clone();
     let out = s.kubectl_stdin(
         v,
         &["diff", "--server-side", "-f", "-"],

@@ -96,6 +96,7 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         simulation: simulation_config(&cfg.simulate),
         ca_cert_pem: pki.ca_cert_pem().to_string(),
         node_monitor_grace_period: cfg.node_monitor_grace_period,
+        data_dir: cfg.data_dir.clone(),
     }));
 
     let kubeconfig = k3rs_pki::kubeconfig_yaml(

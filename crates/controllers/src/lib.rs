@@ -13,9 +13,11 @@ pub mod endpointslices;
 pub mod garbage_collector;
 pub mod job;
 pub mod leader;
+pub mod local_path;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod pod_gc;
+pub mod pv_binder;
 pub mod replicaset;
 pub mod root_ca;
 pub mod serviceaccounts;
@@ -39,6 +41,9 @@ pub struct Context {
     /// `--node-monitor-grace-period`: how long a node's Lease may go unrenewed before node
     /// lifecycle marks it Ready=Unknown (default [`node_lifecycle::DEFAULT_GRACE_PERIOD`]).
     pub node_monitor_grace_period: std::time::Duration,
+    /// The server's `--data-dir`: local-path volumes live under `<data_dir>/storage` on
+    /// their node.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The default `--cluster-cidr` (k3s's).
@@ -76,6 +81,7 @@ fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
             ctx.client.clone(),
             ctx.identity.clone(),
         )),
+        tokio::spawn(pv_binder::run(ctx.client.clone(), ctx.data_dir.clone())),
         tokio::spawn(pod_gc::run(
             ctx.client.clone(),
             pod_gc::core::TERMINATED_POD_GC_THRESHOLD,
