@@ -25,7 +25,9 @@ use crate::Context;
 use crate::job::Informers;
 use crate::replicaset::core::{controller_of, controller_ref};
 use crate::replicaset::events::{Recorder, reference};
-use crate::replicaset::runtime::{Cache, Change, WorkQueue, object_key, split_key};
+use crate::replicaset::runtime::{
+    Cache, Change, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::replicaset::{api_message, is_conflict, is_not_found, patch_params, post_params};
 
 /// Concurrent CronJob syncs (upstream `--concurrent-cron-job-syncs`).
@@ -82,31 +84,7 @@ pub(crate) fn start(ctx: &Context, batch: &mut Informers) -> Vec<tokio::task::Jo
             ctx.identity.clone(),
         ),
     });
-    (0..WORKERS)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move {
-                c.jobs.wait_ready().await;
-                c.cronjobs.wait_ready().await;
-                loop {
-                    let key = c.queue.get().await;
-                    match c.sync(&key).await {
-                        Ok(requeue) => {
-                            c.queue.forget(&key);
-                            if let Some(d) = requeue {
-                                c.queue.add_after(key.clone(), d);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(key, "cronjob sync: {e}");
-                            c.queue.add_rate_limited(key.clone());
-                        }
-                    }
-                    c.queue.done(&key);
-                }
-            })
-        })
-        .collect()
+    spawn_workers(&c, WORKERS)
 }
 
 /// The Job of `cj` for `scheduled` (upstream `getJobFromTemplate2`).
@@ -151,6 +129,20 @@ fn job_ref(ns: &str, name: &str, uid: &str) -> ObjectReference {
         namespace: Some(ns.into()),
         uid: Some(uid.into()),
         ..Default::default()
+    }
+}
+
+impl Reconcile for Controller {
+    const NAME: &'static str = "cronjob";
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
+    }
+    async fn ready(&self) {
+        self.jobs.wait_ready().await;
+        self.cronjobs.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
     }
 }
 

@@ -25,7 +25,9 @@ use self::core::{Action, DaemonPod, NodeState, Rollout};
 use crate::Context;
 use crate::replicaset::core as rscore;
 use crate::replicaset::events::{self, Recorder};
-use crate::replicaset::runtime::{Cache, Change, Informer, WorkQueue, object_key, split_key};
+use crate::replicaset::runtime::{
+    Cache, Change, Informer, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::replicaset::{Informers, api_message, is_not_found, patch_params, post_params};
 use crate::statefulset::{
     self, DEFAULT_HISTORY_LIMIT, Error, RevisionOwner, ensure_revision, owned_revisions,
@@ -117,31 +119,7 @@ pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::Join
         ),
     });
     let mut tasks = vec![sets.run(), nodes.run(), revisions.run()];
-    for _ in 0..WORKERS {
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            c.pods.wait_ready().await;
-            c.nodes.wait_ready().await;
-            c.sets.wait_ready().await;
-            c.revisions.wait_ready().await;
-            loop {
-                let key = c.queue.get().await;
-                match c.sync(&key).await {
-                    Ok(requeue) => {
-                        c.queue.forget(&key);
-                        if let Some(d) = requeue {
-                            c.queue.add_after(key.clone(), d);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::debug!(key, "daemonset sync: {e}");
-                        c.queue.add_rate_limited(key.clone());
-                    }
-                }
-                c.queue.done(&key);
-            }
-        }));
-    }
+    tasks.extend(spawn_workers(&c, WORKERS));
     tasks
 }
 
@@ -149,6 +127,22 @@ fn scaled(v: Option<&IntOrString>, default: i32, total: i32) -> i32 {
     v.map_or(default, |v| {
         crate::deployment::core::scaled_value(v, total, true)
     })
+}
+
+impl Reconcile for Controller {
+    const NAME: &'static str = "daemonset";
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
+    }
+    async fn ready(&self) {
+        self.pods.wait_ready().await;
+        self.nodes.wait_ready().await;
+        self.sets.wait_ready().await;
+        self.revisions.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
+    }
 }
 
 impl Controller {

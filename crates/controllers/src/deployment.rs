@@ -22,7 +22,9 @@ use self::core::Action;
 use crate::Context;
 use crate::replicaset::core::{self as rscore, Selector};
 use crate::replicaset::events::{self, Recorder};
-use crate::replicaset::runtime::{Cache, Change, WorkQueue, object_key, split_key};
+use crate::replicaset::runtime::{
+    Cache, Change, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::replicaset::{Error, Informers, is_conflict, is_not_found};
 
 /// Concurrent syncs (upstream `--concurrent-deployment-syncs`).
@@ -132,32 +134,7 @@ pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::Join
             ctx.identity.clone(),
         ),
     });
-    (0..WORKERS)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move {
-                c.deployments.wait_ready().await;
-                c.replicasets.wait_ready().await;
-                c.pods.wait_ready().await;
-                loop {
-                    let key = c.queue.get().await;
-                    match c.sync(&key).await {
-                        Ok(requeue) => {
-                            c.queue.forget(&key);
-                            if let Some(d) = requeue {
-                                c.queue.add_after(key.clone(), d);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(key, "deployment sync: {e}");
-                            c.queue.add_rate_limited(key.clone());
-                        }
-                    }
-                    c.queue.done(&key);
-                }
-            })
-        })
-        .collect()
+    spawn_workers(&c, WORKERS)
 }
 
 /// The status subresource merge patch for a Deployment status (nulls clear absent fields).
@@ -179,6 +156,21 @@ pub fn status_json(status: &k8s_openapi::api::apps::v1::DeploymentStatus) -> Val
         }
     }
     v
+}
+
+impl Reconcile for Controller {
+    const NAME: &'static str = "deployment";
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
+    }
+    async fn ready(&self) {
+        self.deployments.wait_ready().await;
+        self.replicasets.wait_ready().await;
+        self.pods.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
+    }
 }
 
 impl Controller {

@@ -26,7 +26,9 @@ use crate::replicaset::core::{
     Expectations, Seen, controller_of, controller_ref, slow_start_batches,
 };
 use crate::replicaset::events::{Recorder, reference};
-use crate::replicaset::runtime::{Cache, Change, Informer, WorkQueue, object_key, split_key};
+use crate::replicaset::runtime::{
+    Cache, Change, Informer, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::replicaset::{api_message, is_not_found, patch_params, pod_from_template, post_params};
 
 /// Concurrent Job syncs (upstream `--concurrent-job-syncs`).
@@ -127,31 +129,7 @@ pub(crate) fn start(
         expectations,
         recorder: Recorder::new(ctx.client.clone(), "job-controller", ctx.identity.clone()),
     });
-    (0..WORKERS)
-        .map(|_| {
-            let c = c.clone();
-            tokio::spawn(async move {
-                c.pods.wait_ready().await;
-                c.jobs.wait_ready().await;
-                loop {
-                    let key = c.queue.get().await;
-                    match c.sync(&key).await {
-                        Ok(requeue) => {
-                            c.queue.forget(&key);
-                            if let Some(d) = requeue {
-                                c.queue.add_after(key.clone(), d);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(key, "job sync: {e}");
-                            c.queue.add_rate_limited(key.clone());
-                        }
-                    }
-                    c.queue.done(&key);
-                }
-            })
-        })
-        .collect()
+    spawn_workers(&c, WORKERS)
 }
 
 /// The merge patch writing `status` (nulls clear the fields the controller owns), guarded by
@@ -213,6 +191,20 @@ fn job_pod(job: &Job, index: Option<i32>) -> Option<Pod> {
         }
     }
     Some(pod)
+}
+
+impl Reconcile for Controller {
+    const NAME: &'static str = "job";
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
+    }
+    async fn ready(&self) {
+        self.pods.wait_ready().await;
+        self.jobs.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
+    }
 }
 
 impl Controller {

@@ -28,7 +28,9 @@ use serde_json::{Value, json};
 
 use self::core::{Condition, Counts, Expectations, Seen, Selector, SelectorError};
 use self::events::Recorder;
-use self::runtime::{Cache, Change, Informer, WorkQueue, object_key, split_key};
+use self::runtime::{
+    Cache, Change, Informer, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::Context;
 
 /// At most this many pods are created or deleted by one sync (upstream `BurstReplicas`).
@@ -395,7 +397,7 @@ pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::Join
             ctx.identity.clone(),
         ),
     });
-    tasks.extend(rs.spawn_workers());
+    tasks.extend(spawn_workers(&rs, WORKERS));
     let exp = Arc::new(Mutex::new(Expectations::default()));
     let q = wire(&mut inf.replicationcontrollers, &mut inf.pods, exp.clone());
     let rc = Arc::new(Controller {
@@ -411,40 +413,26 @@ pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::Join
             ctx.identity.clone(),
         ),
     });
-    tasks.extend(rc.spawn_workers());
+    tasks.extend(spawn_workers(&rc, WORKERS));
     tasks
 }
 
-impl<K: Replicated> Controller<K> {
-    fn spawn_workers(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    c.pods.wait_ready().await;
-                    c.owners.wait_ready().await;
-                    c.replicasets.wait_ready().await;
-                    loop {
-                        let key = c.queue.get().await;
-                        match c.sync(&key).await {
-                            Ok(requeue) => {
-                                c.queue.forget(&key);
-                                if let Some(d) = requeue {
-                                    c.queue.add_after(key.clone(), d);
-                                }
-                            }
-                            Err(e) => {
-                                tracing::debug!(key, "{} sync: {e}", K::COMPONENT);
-                                c.queue.add_rate_limited(key.clone());
-                            }
-                        }
-                        c.queue.done(&key);
-                    }
-                })
-            })
-            .collect()
+impl<K: Replicated> Reconcile for Controller<K> {
+    const NAME: &'static str = K::COMPONENT;
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
     }
+    async fn ready(&self) {
+        self.pods.wait_ready().await;
+        self.owners.wait_ready().await;
+        self.replicasets.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
+    }
+}
 
+impl<K: Replicated> Controller<K> {
     /// One sync of the owner at `key` (upstream `syncReplicaSet`); returns when to sync again.
     async fn sync(&self, key: &str) -> Result<Option<Duration>, Error> {
         let (ns, name) = split_key(key);

@@ -26,7 +26,9 @@ use self::core::{Action, Member, SetIdentity, SetView};
 use crate::Context;
 use crate::replicaset::core as rscore;
 use crate::replicaset::events::{self, Recorder};
-use crate::replicaset::runtime::{Cache, Change, Informer, WorkQueue, object_key, split_key};
+use crate::replicaset::runtime::{
+    Cache, Change, Informer, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
+};
 use crate::replicaset::{Informers, is_conflict, is_not_found, patch_params, post_params};
 
 /// Concurrent syncs (upstream `--concurrent-statefulset-syncs`).
@@ -269,36 +271,28 @@ pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::Join
         ),
     });
     let mut tasks = vec![sets.run(), revisions.run(), claims.run()];
-    for _ in 0..WORKERS {
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            c.pods.wait_ready().await;
-            c.sets.wait_ready().await;
-            c.revisions.wait_ready().await;
-            c.claims.wait_ready().await;
-            loop {
-                let key = c.queue.get().await;
-                match c.sync(&key).await {
-                    Ok(requeue) => {
-                        c.queue.forget(&key);
-                        if let Some(d) = requeue {
-                            c.queue.add_after(key.clone(), d);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::debug!(key, "statefulset sync: {e}");
-                        c.queue.add_rate_limited(key.clone());
-                    }
-                }
-                c.queue.done(&key);
-            }
-        }));
-    }
+    tasks.extend(spawn_workers(&c, WORKERS));
     tasks
 }
 
 fn omit0(v: i32) -> Value {
     if v == 0 { Value::Null } else { json!(v) }
+}
+
+impl Reconcile for Controller {
+    const NAME: &'static str = "statefulset";
+    fn queue(&self) -> &Arc<WorkQueue> {
+        &self.queue
+    }
+    async fn ready(&self) {
+        self.pods.wait_ready().await;
+        self.sets.wait_ready().await;
+        self.revisions.wait_ready().await;
+        self.claims.wait_ready().await;
+    }
+    async fn reconcile(&self, key: &str) -> Result<Option<Duration>, String> {
+        self.sync(key).await.map_err(|e| e.to_string())
+    }
 }
 
 impl Controller {

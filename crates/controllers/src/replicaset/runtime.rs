@@ -297,3 +297,51 @@ pub(crate) fn object_key<K: Resource>(obj: &K) -> String {
 pub(crate) fn split_key(key: &str) -> (&str, &str) {
     key.split_once('/').unwrap_or(("", key))
 }
+
+/// A controller whose queued keys a pool of workers reconciles (see [`spawn_workers`]).
+pub(crate) trait Reconcile: Send + Sync + 'static {
+    /// The controller's name, for logs.
+    const NAME: &'static str;
+    /// The queue its event handlers fill.
+    fn queue(&self) -> &Arc<WorkQueue>;
+    /// Resolves once every cache the controller reads has listed.
+    fn ready(&self) -> impl std::future::Future<Output = ()> + Send;
+    /// Bring one key to its desired state; `Ok(Some(d))` asks for another look after `d`.
+    fn reconcile(
+        &self,
+        key: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Duration>, String>> + Send;
+}
+
+/// Start `workers` tasks that wait for the caches, then take keys from the queue one at a time:
+/// a success forgets the key's back-off (and requeues it when asked), an error requeues it with
+/// back-off.
+pub(crate) fn spawn_workers<R: Reconcile>(
+    controller: &Arc<R>,
+    workers: usize,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|_| {
+            let c = controller.clone();
+            tokio::spawn(async move {
+                c.ready().await;
+                loop {
+                    let key = c.queue().get().await;
+                    match c.reconcile(&key).await {
+                        Ok(requeue) => {
+                            c.queue().forget(&key);
+                            if let Some(d) = requeue {
+                                c.queue().add_after(key.clone(), d);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(key, "{} sync: {e}", R::NAME);
+                            c.queue().add_rate_limited(key.clone());
+                        }
+                    }
+                    c.queue().done(&key);
+                }
+            })
+        })
+        .collect()
+}
