@@ -140,6 +140,50 @@ fn cond_view(
     }
 }
 
+/// The accessors ReplicaSets and ReplicationControllers share: their spec and status types are
+/// distinct k8s-openapi structs with the same field names.
+macro_rules! replicated_accessors {
+    () => {
+        fn template(&self) -> Option<&PodTemplateSpec> {
+            self.spec.as_ref()?.template.as_ref()
+        }
+        fn min_ready_seconds(&self) -> i32 {
+            self.spec
+                .as_ref()
+                .and_then(|s| s.min_ready_seconds)
+                .unwrap_or(0)
+        }
+        fn status_view(&self) -> StatusView {
+            let Some(s) = &self.status else {
+                return StatusView::default();
+            };
+            StatusView {
+                counts: Counts {
+                    replicas: s.replicas,
+                    fully_labeled: s.fully_labeled_replicas.unwrap_or(0),
+                    ready: s.ready_replicas.unwrap_or(0),
+                    available: s.available_replicas.unwrap_or(0),
+                },
+                observed_generation: s.observed_generation.unwrap_or(0),
+                conditions: s
+                    .conditions
+                    .iter()
+                    .flatten()
+                    .map(|c| {
+                        cond_view(
+                            &c.type_,
+                            &c.status,
+                            &c.reason,
+                            &c.message,
+                            &c.last_transition_time,
+                        )
+                    })
+                    .collect(),
+            }
+        }
+    };
+}
+
 impl Replicated for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
     fn replicas(&self) -> i32 {
@@ -151,43 +195,7 @@ impl Replicated for ReplicaSet {
             None => Err(SelectorError("no spec".into())),
         }
     }
-    fn template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-    fn status_view(&self) -> StatusView {
-        let Some(s) = &self.status else {
-            return StatusView::default();
-        };
-        StatusView {
-            counts: Counts {
-                replicas: s.replicas,
-                fully_labeled: s.fully_labeled_replicas.unwrap_or(0),
-                ready: s.ready_replicas.unwrap_or(0),
-                available: s.available_replicas.unwrap_or(0),
-            },
-            observed_generation: s.observed_generation.unwrap_or(0),
-            conditions: s
-                .conditions
-                .iter()
-                .flatten()
-                .map(|c| {
-                    cond_view(
-                        &c.type_,
-                        &c.status,
-                        &c.reason,
-                        &c.message,
-                        &c.last_transition_time,
-                    )
-                })
-                .collect(),
-        }
-    }
+    replicated_accessors!();
 }
 
 impl Replicated for ReplicationController {
@@ -203,43 +211,7 @@ impl Replicated for ReplicationController {
             _ => Err(SelectorError("empty selector".into())),
         }
     }
-    fn template(&self) -> Option<&PodTemplateSpec> {
-        self.spec.as_ref()?.template.as_ref()
-    }
-    fn min_ready_seconds(&self) -> i32 {
-        self.spec
-            .as_ref()
-            .and_then(|s| s.min_ready_seconds)
-            .unwrap_or(0)
-    }
-    fn status_view(&self) -> StatusView {
-        let Some(s) = &self.status else {
-            return StatusView::default();
-        };
-        StatusView {
-            counts: Counts {
-                replicas: s.replicas,
-                fully_labeled: s.fully_labeled_replicas.unwrap_or(0),
-                ready: s.ready_replicas.unwrap_or(0),
-                available: s.available_replicas.unwrap_or(0),
-            },
-            observed_generation: s.observed_generation.unwrap_or(0),
-            conditions: s
-                .conditions
-                .iter()
-                .flatten()
-                .map(|c| {
-                    cond_view(
-                        &c.type_,
-                        &c.status,
-                        &c.reason,
-                        &c.message,
-                        &c.last_transition_time,
-                    )
-                })
-                .collect(),
-        }
-    }
+    replicated_accessors!();
 }
 
 /// Omit zero, as Go's `omitempty` does.
