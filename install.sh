@@ -14,7 +14,9 @@ fatal() { echo "[k3rs] ERROR: $*" >&2; exit 1; }
 if command -v apt-get >/dev/null 2>&1; then
   info "installing build tools (apt)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential ca-certificates curl >/dev/null
+  # containerd, runc, the CNI plugins and iptables are the node's runtime parts.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends build-essential ca-certificates curl \
+    containerd runc containernetworking-plugins iptables conntrack >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -32,6 +32,8 @@ pub enum Command {
     Server(ServerConfig),
     /// `k3rs agent`: join a cluster as a node.
     Agent(AgentConfig),
+    /// `k3rs images import|ls`: manage the node's images by hand.
+    Images(ImagesCommand),
 }
 
 /// Validated configuration of `k3rs server`.
@@ -67,14 +69,8 @@ pub struct ServerConfig {
     /// `--datastore-compact-interval`: how often history is compacted (None: never).
     pub datastore_compact_interval: Option<std::time::Duration>,
     pub disable_agent: bool,
-    /// `--node-name`: name of this node (default: the host name, decided by the caller).
-    pub node_name: Option<String>,
-    /// `--node-ip`: IP address of this node.
-    pub node_ip: Option<IpAddr>,
-    /// `--node-label`: labels registered with the node.
-    pub node_labels: Vec<(String, String)>,
-    /// `--node-taint`: taints registered with the node.
-    pub node_taints: Vec<Taint>,
+    /// The node flags (the server runs a node too unless `--disable-agent`).
+    pub node: NodeConfig,
     /// `--node-monitor-grace-period`: how long a node's Lease may go unrenewed before the node
     /// lifecycle controller marks it Ready=Unknown (default 40s).
     pub node_monitor_grace_period: std::time::Duration,
@@ -115,18 +111,33 @@ pub struct AgentConfig {
     pub token: String,
     /// `--data-dir`.
     pub data_dir: PathBuf,
-    /// `--node-name`.
-    pub node_name: Option<String>,
-    /// `--node-ip`.
-    pub node_ip: Option<IpAddr>,
-    /// `--node-label`.
-    pub node_labels: Vec<(String, String)>,
-    /// `--node-taint`.
-    pub node_taints: Vec<Taint>,
+    /// The node flags.
+    pub node: NodeConfig,
     /// `--debug` / `-v`.
     pub log_level: LogLevel,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// The flags of a node, shared by `k3rs agent` and `k3rs server` (which runs a node too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// `--node-name`: name of this node (default: the host name, decided by the caller).
+    pub name: Option<String>,
+    /// `--node-ip`: IP address of this node.
+    pub ip: Option<IpAddr>,
+    /// `--node-label`: labels registered with the node.
+    pub labels: Vec<(String, String)>,
+    /// `--node-taint`: taints registered with the node.
+    pub taints: Vec<Taint>,
+    /// `--container-runtime-endpoint`: use this CRI socket instead of starting containerd.
+    pub container_runtime_endpoint: Option<PathBuf>,
+    /// `--kubelet-arg`: kubelet settings, `name=value` (repeatable; values may hold commas).
+    pub kubelet_args: Vec<(String, String)>,
+    /// `--pause-image`: the sandbox image (default: k3rs's own, built locally).
+    pub pause_image: Option<String>,
+    /// `--run-dir`: runtime state (containerd socket and state).
+    pub run_dir: PathBuf,
 }
 
 /// A node taint, `key=value:Effect` (value optional).
@@ -194,7 +205,9 @@ impl LogLevel {
     /// A `tracing_subscriber::EnvFilter` directive for this level.
     pub fn as_filter(self) -> &'static str {
         match self {
-            Self::Info => "info",
+            // kube's client builder logs every failed connection attempt as an error; the
+            // agent's join retries say the same once, with the back-off.
+            Self::Info => "info,kube_client::client::builder=off",
             Self::Debug => "debug",
             Self::Trace => "trace",
         }
@@ -281,6 +294,7 @@ where
             let resolved = resolve(AGENT_FLAGS, sub, env)?;
             Ok(Command::Agent(agent_config(&resolved)?))
         }
+        Some(("images", sub)) => images_command(sub, env),
         _ => Err(CliError::Usage(clap_command().error(
             clap::error::ErrorKind::MissingSubcommand,
             "a subcommand is required (server or agent)",
@@ -315,6 +329,7 @@ pub fn clap_command() -> clap::Command {
             clap::Command::new("agent").about("Run a node that joins a cluster"),
             AGENT_FLAGS,
         ))
+        .subcommand(images_clap_command())
 }
 
 /// How a flag takes values.
@@ -324,6 +339,8 @@ enum FlagKind {
     Value,
     /// Repeatable, and each value is also split on commas.
     List,
+    /// Repeatable; values are kept whole (they may contain commas).
+    Repeated,
     /// Boolean: `--flag`, `--flag=false`.
     Switch,
 }
@@ -371,7 +388,7 @@ impl FlagSpec {
     }
 }
 
-use FlagKind::{List, Switch, Value};
+use FlagKind::{List, Repeated, Switch, Value};
 
 /// The flag naming the config file.
 const CONFIG_FLAG: &str = "config";
@@ -482,6 +499,27 @@ const SERVER_FLAGS: &[FlagSpec] = &[
         "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
     ),
     flag(
+        "container-runtime-endpoint",
+        Value,
+        "(agent/runtime) Use this CRI socket instead of starting containerd",
+    ),
+    flag(
+        "kubelet-arg",
+        Repeated,
+        "(agent/flags) Customized flag for kubelet process (name=value)",
+    ),
+    flag(
+        "pause-image",
+        Value,
+        "(agent/runtime) Customized pause image for containerd sandbox [default: k3rs's own]",
+    ),
+    flag(
+        "run-dir",
+        Value,
+        "(agent/runtime) Folder for runtime state: the containerd socket and state",
+    )
+    .default("/run/k3rs"),
+    flag(
         "simulate-nodes",
         Value,
         "(simulation) Register this many simulated nodes (sim-node-0…) whose fake kubelets run pods only as API data",
@@ -564,6 +602,27 @@ const AGENT_FLAGS: &[FlagSpec] = &[
         List,
         "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
     ),
+    flag(
+        "container-runtime-endpoint",
+        Value,
+        "(agent/runtime) Use this CRI socket instead of starting containerd",
+    ),
+    flag(
+        "kubelet-arg",
+        Repeated,
+        "(agent/flags) Customized flag for kubelet process (name=value)",
+    ),
+    flag(
+        "pause-image",
+        Value,
+        "(agent/runtime) Customized pause image for containerd sandbox [default: k3rs's own]",
+    ),
+    flag(
+        "run-dir",
+        Value,
+        "(agent/runtime) Folder for runtime state: the containerd socket and state",
+    )
+    .default("/run/k3rs"),
 ];
 
 fn flags_to_args(mut command: clap::Command, flags: &'static [FlagSpec]) -> clap::Command {
@@ -577,7 +636,7 @@ fn flags_to_args(mut command: clap::Command, flags: &'static [FlagSpec]) -> clap
         }
         arg = match spec.kind {
             Value => arg.action(ArgAction::Set).num_args(1),
-            List => arg.action(ArgAction::Append).num_args(1),
+            List | Repeated => arg.action(ArgAction::Append).num_args(1),
             Switch => arg
                 .action(ArgAction::Set)
                 .num_args(0..=1)
@@ -719,7 +778,7 @@ fn file_flag(
     let origin = Origin::File(path.to_path_buf());
     let values = match (value, spec.kind) {
         (FileValue::Scalar(s), _) => split_list(spec, vec![s.clone()]),
-        (FileValue::List(items), List) => split_list(spec, items.clone()),
+        (FileValue::List(items), List | Repeated) => split_list(spec, items.clone()),
         (FileValue::List(items), _) if items.len() == 1 => items.clone(),
         (FileValue::List(_), _) => {
             return Err(CliError::ConfigFile {
@@ -974,10 +1033,7 @@ fn server_config(resolved: &Resolved) -> Result<ServerConfig, CliError> {
         datastore_compact_interval: resolved
             .parse_required("datastore-compact-interval", parse_duration)?,
         disable_agent: resolved.switch("disable-agent")?,
-        node_name: resolved.parse("node-name", parse_dns_subdomain)?,
-        node_ip: resolved.parse("node-ip", parse_ip)?,
-        node_labels: resolved.parse_list("node-label", parse_label)?,
-        node_taints: resolved.parse_list("node-taint", parse_taint)?,
+        node: node_config(resolved)?,
         node_monitor_grace_period: resolved
             .parse_required("node-monitor-grace-period", parse_duration)?
             .ok_or_else(|| {
@@ -1024,16 +1080,48 @@ fn agent_config(resolved: &Resolved) -> Result<AgentConfig, CliError> {
         server,
         token,
         data_dir: resolved.parse_required("data-dir", parse_path)?,
-        node_name: resolved.parse("node-name", parse_dns_subdomain)?,
-        node_ip: resolved.parse("node-ip", parse_ip)?,
-        node_labels: resolved.parse_list("node-label", parse_label)?,
-        node_taints: resolved.parse_list("node-taint", parse_taint)?,
+        node: node_config(resolved)?,
         log_level: resolved.log_level()?,
         config_file: resolved.config_file.clone(),
     })
 }
 
+fn node_config(resolved: &Resolved) -> Result<NodeConfig, CliError> {
+    Ok(NodeConfig {
+        name: resolved.parse("node-name", parse_dns_subdomain)?,
+        ip: resolved.parse("node-ip", parse_ip)?,
+        labels: resolved.parse_list("node-label", parse_label)?,
+        taints: resolved.parse_list("node-taint", parse_taint)?,
+        container_runtime_endpoint: resolved
+            .parse("container-runtime-endpoint", parse_socket_path)?,
+        kubelet_args: resolved.parse_list("kubelet-arg", parse_kubelet_arg)?,
+        pause_image: resolved.parse("pause-image", non_empty)?,
+        run_dir: resolved.parse_required("run-dir", parse_path)?,
+    })
+}
+
 // ---- value parsers: each returns the reason a value is wrong ----
+
+/// A CRI endpoint: a unix socket path, with or without the `unix://` scheme.
+fn parse_socket_path(s: &str) -> Result<PathBuf, String> {
+    let path = s.strip_prefix("unix://").unwrap_or(s);
+    if !path.starts_with('/') {
+        return Err(
+            "must be an absolute unix socket path, e.g. unix:///run/containerd/containerd.sock"
+                .into(),
+        );
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// `name=value`, as k3s passes `--kubelet-arg` to the kubelet (a leading `--` is allowed).
+fn parse_kubelet_arg(s: &str) -> Result<(String, String), String> {
+    let s = s.trim_start_matches("--");
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err("must be name=value, e.g. max-pods=50".into()),
+    }
+}
 
 fn non_empty(s: &str) -> Result<String, String> {
     if s.is_empty() {
@@ -1281,6 +1369,103 @@ fn parse_server_url(s: &str) -> Result<String, String> {
         return Err("must name a host, such as https://server:6443".into());
     }
     Ok(s.trim_end_matches('/').to_string())
+}
+
+/// `k3rs images …`: which images to act on, and the containerd to talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImagesCommand {
+    /// What to do.
+    pub action: ImagesAction,
+    /// containerd's socket: `--container-runtime-endpoint`, else `<run-dir>/containerd/containerd.sock`.
+    pub endpoint: PathBuf,
+}
+
+/// The verbs of `k3rs images`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImagesAction {
+    /// `import FILE…`: import image archives (OCI layout or docker save).
+    Import(Vec<PathBuf>),
+    /// `ls`: list the images.
+    List,
+}
+
+fn images_clap_command() -> clap::Command {
+    let endpoint_flags = |command: clap::Command| {
+        command
+            .arg(Arg::new("container-runtime-endpoint").long("container-runtime-endpoint").help(
+                "containerd socket [default: <run-dir>/containerd/containerd.sock] (env K3RS_CONTAINER_RUNTIME_ENDPOINT)",
+            ))
+            .arg(Arg::new("run-dir").long("run-dir").help(
+                "Folder for runtime state of the agent [default: /run/k3rs] (env K3RS_RUN_DIR)",
+            ))
+    };
+    clap::Command::new("images")
+        .about("Import and list the node's container images (no registry needed)")
+        .subcommand_required(true)
+        .subcommand(endpoint_flags(
+            clap::Command::new("import")
+                .about("Import image archives (OCI layout or docker save tar) into containerd")
+                .arg(
+                    Arg::new("files")
+                        .value_name("FILE")
+                        .num_args(1..)
+                        .required(true),
+                ),
+        ))
+        .subcommand(endpoint_flags(
+            clap::Command::new("ls").about("List the images containerd has for Kubernetes"),
+        ))
+}
+
+fn images_command(
+    matches: &ArgMatches,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, CliError> {
+    let (verb, sub) = matches
+        .subcommand()
+        .ok_or_else(|| CliError::Invalid("`k3rs images` needs `import FILE…` or `ls`".into()))?;
+    // Flag, else environment, with where the value came from for error messages.
+    let value = |name: &'static str, env_name: &str| -> Option<(String, String)> {
+        match sub.get_one::<String>(name) {
+            Some(value) => Some((value.clone(), String::new())),
+            None => env(env_name)
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, format!(" (from environment variable {env_name})"))),
+        }
+    };
+    let invalid = |flag: &'static str, (value, origin): (String, String), reason: String| {
+        CliError::InvalidValue {
+            flag,
+            value,
+            origin,
+            reason,
+        }
+    };
+    let endpoint = match value(
+        "container-runtime-endpoint",
+        "K3RS_CONTAINER_RUNTIME_ENDPOINT",
+    ) {
+        Some(given) => parse_socket_path(&given.0)
+            .map_err(|reason| invalid("container-runtime-endpoint", given, reason))?,
+        None => {
+            let run_dir = value("run-dir", "K3RS_RUN_DIR")
+                .unwrap_or_else(|| ("/run/k3rs".into(), " (default)".into()));
+            let dir = parse_path(&run_dir.0)
+                .map_err(|reason| invalid("run-dir", run_dir.clone(), reason))?;
+            k3rs_cri::containerd::socket_path(&dir)
+        }
+    };
+    let action = match verb {
+        "import" => ImagesAction::Import(
+            sub.get_many::<String>("files")
+                .into_iter()
+                .flatten()
+                .map(PathBuf::from)
+                .collect(),
+        ),
+        _ => ImagesAction::List,
+    };
+    Ok(Command::Images(ImagesCommand { action, endpoint }))
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
 //! One module per CLI verb.
 
+pub mod agent;
+pub mod images;
 pub mod kubectl;
 pub mod server;

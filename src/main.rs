@@ -9,6 +9,10 @@ use std::process::ExitCode;
 use cli::Command;
 
 fn main() -> ExitCode {
+    // `k3rs pause` is a pod sandbox's PID 1: it starts nothing else (no logging, no runtime).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "pause") {
+        return k3rs_cri::pause::run();
+    }
     // `k3rs kubectl …` passes every argument through untouched.
     let mut args = std::env::args_os().skip(1);
     if args.next().is_some_and(|a| a == "kubectl") {
@@ -19,6 +23,7 @@ fn main() -> ExitCode {
     let level = match &command {
         Command::Server(c) => c.log_level,
         Command::Agent(c) => c.log_level,
+        Command::Images(_) => cli::LogLevel::Info,
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -43,9 +48,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Server(cfg) => commands::server::run(cfg).await,
-            Command::Agent(_) => Err(anyhow::anyhow!(
-                "`k3rs agent` is not available yet in this version; run `k3rs server` (it will run a node too once the agent lands)"
-            )),
+            Command::Agent(cfg) => commands::agent::run(cfg).await,
+            Command::Images(cmd) => commands::images::run(cmd).await,
         }
     });
     match result {

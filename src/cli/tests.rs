@@ -74,10 +74,10 @@ fn server_defaults() {
     assert_eq!(config.cluster_domain, "cluster.local");
     assert_eq!(config.node_port_range, (30000, 32767));
     assert!(!config.disable_agent);
-    assert_eq!(config.node_name, None);
-    assert_eq!(config.node_ip, None);
-    assert!(config.node_labels.is_empty());
-    assert!(config.node_taints.is_empty());
+    assert_eq!(config.node.name, None);
+    assert_eq!(config.node.ip, None);
+    assert!(config.node.labels.is_empty());
+    assert!(config.node.taints.is_empty());
     assert_eq!(config.log_level, LogLevel::Info);
     assert_eq!(config.config_file.as_deref(), Some(empty.path.as_path()));
 }
@@ -156,10 +156,10 @@ fn flags_and_short_flags() {
     assert_eq!(config.cluster_domain, "example.internal");
     assert_eq!(config.node_port_range, (31000, 31010));
     assert!(config.disable_agent);
-    assert_eq!(config.node_name.as_deref(), Some("node-a"));
-    assert_eq!(config.node_ip, Some("192.0.2.2".parse().unwrap()));
+    assert_eq!(config.node.name.as_deref(), Some("node-a"));
+    assert_eq!(config.node.ip, Some("192.0.2.2".parse().unwrap()));
     assert_eq!(
-        config.node_labels,
+        config.node.labels,
         vec![
             ("tier".to_string(), "edge".to_string()),
             ("example.com/role".to_string(), "db".to_string()),
@@ -167,7 +167,7 @@ fn flags_and_short_flags() {
         ]
     );
     assert_eq!(
-        config.node_taints,
+        config.node.taints,
         vec![
             Taint {
                 key: "dedicated".into(),
@@ -182,7 +182,7 @@ fn flags_and_short_flags() {
         ]
     );
     assert_eq!(config.log_level, LogLevel::Debug);
-    let taints: Vec<String> = config.node_taints.iter().map(ToString::to_string).collect();
+    let taints: Vec<String> = config.node.taints.iter().map(ToString::to_string).collect();
     assert_eq!(
         taints,
         vec!["dedicated=db:NoSchedule", "example.com/gpu:NoExecute"]
@@ -212,7 +212,7 @@ fn flag_beats_env_beats_file_beats_default() {
     );
     assert_eq!(config.https_listen_port, 2222, "env beats file");
     assert_eq!(
-        config.node_name.as_deref(),
+        config.node.name.as_deref(),
         Some("env-node"),
         "env beats file"
     );
@@ -256,10 +256,10 @@ fn config_file_types_and_k3s_aliases() {
     );
     assert_eq!(config.write_kubeconfig_mode, 0o644);
     assert!(config.disable_agent);
-    assert_eq!(config.node_labels.len(), 2);
-    assert_eq!(config.node_taints[0].effect, TaintEffect::PreferNoSchedule);
+    assert_eq!(config.node.labels.len(), 2);
+    assert_eq!(config.node.taints[0].effect, TaintEffect::PreferNoSchedule);
     assert_eq!(config.log_level, LogLevel::Trace);
-    assert_eq!(config.node_ip, None, "null means unset");
+    assert_eq!(config.node.ip, None, "null means unset");
 
     let unquoted_mode = config_file("write-kubeconfig-mode: 0644\n");
     let config = server(&["server", "-c", unquoted_mode.path.to_str().unwrap()], &[]);
@@ -537,10 +537,10 @@ fn agent_flags() {
     assert_eq!(agent.server, "https://10.0.0.1:6443");
     assert_eq!(agent.token, "K10abc::server:x");
     assert_eq!(agent.data_dir, PathBuf::from("/data"));
-    assert_eq!(agent.node_name.as_deref(), Some("worker-1"));
-    assert_eq!(agent.node_ip, Some("10.0.0.2".parse().unwrap()));
-    assert_eq!(agent.node_labels, vec![("a".to_string(), "b".to_string())]);
-    assert_eq!(agent.node_taints[0].key, "k");
+    assert_eq!(agent.node.name.as_deref(), Some("worker-1"));
+    assert_eq!(agent.node.ip, Some("10.0.0.2".parse().unwrap()));
+    assert_eq!(agent.node.labels, vec![("a".to_string(), "b".to_string())]);
+    assert_eq!(agent.node.taints[0].key, "k");
 
     // K3RS_URL (k3s: K3S_URL) and K3RS_TOKEN.
     let command = parse_with_env(
@@ -660,4 +660,74 @@ fn simulate_flags_errors_name_the_flag() {
     for ok in ["8", "7500m", "32Gi", "1e3", "0.5", "100M"] {
         assert_eq!(parse_quantity(ok).as_deref(), Ok(ok));
     }
+}
+
+fn images(args: &[&str], env: &[(&str, &str)]) -> ImagesCommand {
+    let args: Vec<&str> = std::iter::once("images")
+        .chain(args.iter().copied())
+        .collect();
+    match parse_with_env(&args, env).unwrap_or_else(|err| panic!("{err}")) {
+        Command::Images(command) => command,
+        other => panic!("expected images, got {other:?}"),
+    }
+}
+
+#[test]
+fn images_talk_to_the_agents_containerd_by_default() {
+    let command = images(&["ls"], &[]);
+    assert_eq!(command.action, ImagesAction::List);
+    assert_eq!(
+        command.endpoint,
+        PathBuf::from("/run/k3rs/containerd/containerd.sock")
+    );
+    let command = images(&["ls", "--run-dir", "/tmp/run"], &[]);
+    assert_eq!(
+        command.endpoint,
+        PathBuf::from("/tmp/run/containerd/containerd.sock")
+    );
+    let command = images(&["ls"], &[("K3RS_RUN_DIR", "/srv/run")]);
+    assert_eq!(
+        command.endpoint,
+        PathBuf::from("/srv/run/containerd/containerd.sock")
+    );
+}
+
+#[test]
+fn images_endpoint_flag_beats_environment_and_run_dir() {
+    let env = [("K3RS_CONTAINER_RUNTIME_ENDPOINT", "/env.sock")];
+    let command = images(&["import", "a.tar", "b.tar"], &env);
+    assert_eq!(command.endpoint, PathBuf::from("/env.sock"));
+    assert_eq!(
+        command.action,
+        ImagesAction::Import(vec![PathBuf::from("a.tar"), PathBuf::from("b.tar")])
+    );
+    let command = images(
+        &[
+            "import",
+            "--container-runtime-endpoint",
+            "unix:///flag.sock",
+            "--run-dir",
+            "/ignored",
+            "a.tar",
+        ],
+        &env,
+    );
+    assert_eq!(command.endpoint, PathBuf::from("/flag.sock"));
+}
+
+#[test]
+fn images_refuse_bad_input_with_clear_errors() {
+    let err = parse_with_env(&["images", "import"], &[]).unwrap_err();
+    assert!(matches!(err, CliError::Usage(_)), "{err}");
+    let err = parse_with_env(&["images"], &[]).unwrap_err();
+    assert!(matches!(err, CliError::Usage(_)), "{err}");
+    let env = [("K3RS_CONTAINER_RUNTIME_ENDPOINT", "relative.sock")];
+    let err = parse_with_env(&["images", "ls"], &env).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("--container-runtime-endpoint")
+            && message.contains("K3RS_CONTAINER_RUNTIME_ENDPOINT")
+            && message.contains("absolute unix socket path"),
+        "{message}"
+    );
 }

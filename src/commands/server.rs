@@ -26,16 +26,20 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         format!("cannot listen on {addr} (is another server running? choose --https-listen-port)")
     })?;
 
-    let host_name = cfg.node_name.clone().unwrap_or_else(host_name);
+    let host_name = cfg
+        .node
+        .name
+        .clone()
+        .unwrap_or_else(super::agent::host_name);
     let advertise = cfg
         .advertise_address
-        .or(cfg.node_ip)
+        .or(cfg.node.ip)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let api_service_ip = cfg
         .service_cidr
         .nth(1)
         .context("--service-cidr is too small to hold the kubernetes Service address")?;
-    let node_ips: Vec<IpAddr> = [cfg.advertise_address, cfg.node_ip]
+    let node_ips: Vec<IpAddr> = [cfg.advertise_address, cfg.node.ip]
         .into_iter()
         .flatten()
         .collect();
@@ -46,8 +50,9 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         cluster_domain: &cfg.cluster_domain,
         api_service_ip: IpAddr::V4(api_service_ip),
     });
-    let pki =
-        k3rs_pki::load_or_create(&tls_dir, &sans).context("setting up the cluster certificates")?;
+    let pki = Arc::new(
+        k3rs_pki::load_or_create(&tls_dir, &sans).context("setting up the cluster certificates")?,
+    );
     let token = k3rs_pki::load_or_create_token(
         &server_dir,
         pki.ca_cert_pem().as_bytes(),
@@ -81,6 +86,14 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
             https_port: cfg.https_listen_port,
             tokens,
             ca_pem: pki.ca_cert_pem().to_string(),
+            kubelet_client_tls: Some(
+                k3rs_apiserver::node_proxy::kubelet_client_tls(
+                    pki.ca_cert_pem(),
+                    &pki.kubelet_client().cert_pem,
+                    &pki.kubelet_client().key_pem,
+                )
+                .context("kubelet client TLS")?,
+            ),
         },
     )
     .await
@@ -134,13 +147,64 @@ pub async fn run(cfg: ServerConfig) -> Result<()> {
         started.elapsed(),
         cfg.write_kubeconfig.display()
     );
-    if cfg.disable_agent {
-        tracing::debug!("agent disabled");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let agent = if cfg.disable_agent {
+        None
     } else {
-        tracing::info!("the node agent is not available yet; running the control plane only");
+        // The server's own node joins over loopback with the cluster token, as any agent does.
+        let join_ip = if cfg.bind_address.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            cfg.bind_address
+        };
+        let url = format!(
+            "https://{}",
+            SocketAddr::new(join_ip, cfg.https_listen_port)
+        );
+        let roles = [
+            "node-role.kubernetes.io/control-plane",
+            "node-role.kubernetes.io/master",
+        ]
+        .map(|role| (role.to_string(), "true".to_string()));
+        let opts = super::agent::agent_options(
+            &cfg.data_dir,
+            &cfg.node,
+            roles.into_iter().collect(),
+            Some(cfg.cluster_dns),
+        )?;
+        let token = token.full();
+        let stop = stop_rx.clone();
+        Some(tokio::spawn(async move {
+            if let Err(e) = super::agent::join_and_run(&url, &token, opts, stop).await {
+                tracing::error!("the node agent stopped: {e:#}");
+            }
+        }))
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    // Agents (also the in-process one) get their certificates through the join routes.
+    let join = k3rs_apiserver::node_join::routes(api.state().clone(), pki.clone(), token.clone());
+    let mut stopped = stop_rx.clone();
+    k3rs_apiserver::serve::serve_tls(
+        api.router().merge(join),
+        listener,
+        tls,
+        identify,
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    )
+    .await;
+    if let Some(agent) = agent
+        && tokio::time::timeout(std::time::Duration::from_secs(15), agent)
+            .await
+            .is_err()
+    {
+        // The agent stops containerd; containers keep running for the next start to adopt.
+        tracing::warn!("the node agent did not stop in time");
     }
-    k3rs_apiserver::serve::serve_tls(api.router(), listener, tls, identify, shutdown_signal())
-        .await;
     tracing::info!("k3rs server stopped");
     Ok(())
 }
@@ -155,28 +219,14 @@ fn simulation_config(
         memory: flags.memory.clone(),
         pods: flags.pods,
         labels: flags.labels.clone(),
-        taints: flags
-            .taints
-            .iter()
-            .map(|t| k8s_openapi::api::core::v1::Taint {
-                key: t.key.clone(),
-                value: (!t.value.is_empty()).then(|| t.value.clone()),
-                effect: t.effect.as_str().into(),
-                time_added: None,
-            })
-            .collect(),
+        taints: flags.taints.iter().map(super::agent::api_taint).collect(),
         pod_completion: flags.pod_completion,
         ..Default::default()
     }
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {

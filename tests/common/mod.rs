@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod images;
+pub mod node;
+
 /// A running server.
 pub struct Server {
     pub child: Child,
@@ -15,6 +18,8 @@ pub struct Server {
     pub port: u16,
     pub kubeconfig: PathBuf,
     extra: Vec<String>,
+    /// Set when the server runs its node agent (containerd and real pods).
+    agent: Option<node::AgentParts>,
 }
 
 /// A free loopback port.
@@ -61,8 +66,18 @@ impl Server {
 
     /// Start a server over an existing data dir and port.
     pub fn start_in(data_dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        extra.insert(0, "--disable-agent".into());
+        Self::launch(data_dir, port, extra, None)
+    }
+
+    fn launch(
+        data_dir: &Path,
+        port: u16,
+        extra: Vec<String>,
+        agent: Option<node::AgentParts>,
+    ) -> Self {
         let kubeconfig = data_dir.join("kubeconfig.yaml");
-        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let child = spawn(data_dir, port, &kubeconfig, &extra);
         let server = Server {
             child,
@@ -70,6 +85,7 @@ impl Server {
             port,
             kubeconfig,
             extra,
+            agent,
         };
         server.wait_ready();
         server
@@ -100,8 +116,12 @@ impl Server {
     /// Kill and start again over the same data dir and port.
     pub fn restart(&mut self) {
         self.kill9();
-        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let fresh = Server::start_in(&self.data_dir.clone(), self.port, &extra);
+        let fresh = Server::launch(
+            &self.data_dir.clone(),
+            self.port,
+            self.extra.clone(),
+            self.agent.take(),
+        );
         let old = std::mem::replace(self, fresh);
         std::mem::forget(old);
     }
@@ -196,6 +216,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(agent) = self.agent.take() {
+            agent.clean_up(&self.data_dir);
+        }
         if std::thread::panicking() {
             eprintln!(
                 "server data dir and log kept for inspection: {}",
@@ -229,7 +252,6 @@ fn spawn(data_dir: &Path, port: u16, kubeconfig: &Path, extra: &[String]) -> Chi
         .expect("server log");
     Command::new(env!("CARGO_BIN_EXE_k3rs"))
         .arg("server")
-        .arg("--disable-agent")
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--bind-address=127.0.0.1")

@@ -62,6 +62,7 @@ pub fn apply_kind(group: &str, kind: &str, obj: &mut Value) {
             set_str(s, "volumeMode", "Filesystem");
         }),
         ("", "Secret") => secret(obj),
+        ("", "LimitRange") => crate::resources::limitrange::apply_defaults(obj),
         ("", "Endpoints") => {
             for subset in array_mut(obj, "subsets") {
                 for port in array_mut(subset, "ports") {

@@ -8,12 +8,14 @@
 pub mod alloc;
 pub mod crd;
 pub mod defaults;
+pub mod disruption;
 pub mod fields;
 pub mod managed;
 pub mod names;
 pub mod openapi;
 pub mod protobuf;
 pub mod registry;
+pub mod resources;
 pub mod schema;
 pub mod selector;
 pub mod status;

@@ -69,6 +69,9 @@ pub fn validate_kind(group: &str, kind: &str, namespaced: bool, obj: &Value) -> 
         ("networking.k8s.io", "Ingress") => objects::ingress(&mut v, obj),
         ("storage.k8s.io", "StorageClass") => objects::storage_class(&mut v, obj),
         ("scheduling.k8s.io", "PriorityClass") => objects::priority_class(&mut v, obj),
+        ("", "LimitRange") => v.errs.extend(crate::resources::limitrange::validate(obj)),
+        ("policy", "PodDisruptionBudget") => workloads::pod_disruption_budget(&mut v, obj),
+        ("", "ResourceQuota") => v.errs.extend(crate::resources::quota::validate(obj)),
         _ => {}
     }
     v.errs

@@ -134,6 +134,10 @@ fn subresources(
             subs.push((extra.name, "", "v1", extra.kind, extra.verbs));
         }
     }
+    if r.group.is_empty() && r.plural == "pods" {
+        // kubectl drain looks for pods/eviction and evicts in its group-version.
+        subs.push(("eviction", "policy", "v1", "Eviction", &["create"]));
+    }
     subs
 }
 

@@ -84,7 +84,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             .and_then(|h| h.to_str().ok()),
         &state.config.tokens,
     );
-    if !authz::allowed(&caller, &path) {
+    if !authz::allowed(&caller, &path, &target) {
         let err = match caller {
             Caller::User(u) => ApiError::Forbidden(format!(
                 "forbidden: User {:?} cannot access path {path:?}",
@@ -102,6 +102,10 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         Target::Resource(r) => (r.verb.as_str().to_string(), r.resource.clone()),
         Target::NonResource => (req.method().as_str().to_lowercase(), String::new()),
     };
+    if let Some((node, tail)) = crate::node_proxy::node_proxy_target(&path) {
+        let proxied = crate::node_proxy::node_proxy(state.clone(), req, node, &tail).await;
+        return proxied.unwrap_or_else(|e| error_response(&e));
+    }
     let response = match target {
         Target::NonResource => non_resource(&state, req, &path, &query).await,
         Target::Resource(r) => match resource_request(state.clone(), req, r, query).await {
@@ -339,8 +343,18 @@ async fn resource_request(
         Some("scale") if res.scale && matches!(r.verb, Verb::Get | Verb::Update | Verb::Patch) => {}
         Some("binding")
             if res.group.is_empty() && res.plural == "pods" && r.verb == Verb::Create => {}
+        Some("eviction")
+            if res.group.is_empty() && res.plural == "pods" && r.verb == Verb::Create => {}
         Some("finalize")
             if res.group.is_empty() && res.plural == "namespaces" && r.verb == Verb::Update => {}
+        Some(s)
+            if res.group.is_empty()
+                && res.plural == "pods"
+                && crate::node_proxy::POD_SUBRESOURCES.contains(&s) =>
+        {
+            let ns = ns.unwrap_or_default();
+            return crate::node_proxy::pod_subresource(state.clone(), req, res, ns, name, s).await;
+        }
         Some("token") if res.group.is_empty() && res.plural == "serviceaccounts" => {
             return Err(ApiError::NotServed(
                 "serviceaccounts/token (TokenRequest) is not served yet: service account tokens arrive with RBAC".into(),
@@ -396,6 +410,16 @@ async fn resource_request(
             let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
             crate::binding::bind(&state, res, ns, name, &body, &q).await?;
             Ok(value_response(201, &success_status(None)))
+        }
+        (Verb::Create, Some("eviction")) => {
+            let body = decode_body(&ct, &read_body(req.into_body()).await?)?;
+            let out = crate::eviction::evict(&state, ns.unwrap_or(""), name, &body, &q).await?;
+            let mut resp = value_response(out.code, &out.body);
+            if let Some(secs) = out.retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Ok(resp)
         }
         (Verb::Create, None) if crate::reviews::is_review(res) => {
             let user = req

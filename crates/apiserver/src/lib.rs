@@ -8,6 +8,7 @@
 //! **API boundary:** [`ApiServer`]; its [`ApiServer::router`] is an axum `Router` usable
 //! in-process (e.g. as a kube-rs client transport) or served over TLS by [`serve::serve_tls`].
 
+mod admission;
 pub mod authn;
 pub mod authz;
 mod binding;
@@ -16,12 +17,15 @@ pub mod codec;
 mod crd_controller;
 pub mod crds;
 pub mod discovery;
+mod eviction;
 pub mod fieldmanager;
 pub mod fieldvalidation;
 pub mod handler;
 mod meta;
 pub mod metrics;
 mod namespace_lifecycle;
+pub mod node_join;
+pub mod node_proxy;
 pub mod openapi;
 pub mod ops;
 mod patch;

@@ -6,6 +6,7 @@
 use base64::Engine;
 use k3rs_api::fields::FieldSelector;
 use k3rs_api::registry::{self, ResourceInfo};
+use k3rs_api::resources::qos_class;
 use k3rs_api::selector::{LabelSelector, labels_of};
 use k3rs_api::status::{ApiError, FieldError, Target};
 use k3rs_api::{defaults, validation};
@@ -400,6 +401,7 @@ impl AppState {
         prepare_create(res, &mut obj);
         defaults::apply(res, &mut obj);
         self.admit_custom(res, &mut obj);
+        self.admit_limits(res, ns, &mut obj, None).await?;
         if let Some(m) = sent_managed {
             meta_mut(&mut obj).insert("managedFields".into(), m);
         }
@@ -436,6 +438,7 @@ impl AppState {
             if !errs.is_empty() {
                 return Err(invalid(res, &name, errs));
             }
+            self.admit_quota(res, ns, &obj, None, q.dry_run).await?;
             let holdings = if res.group.is_empty() && res.plural == "services" {
                 let mut guard = self
                     .services
@@ -557,6 +560,11 @@ impl AppState {
                     Err(StoreError::Conflict { .. }) => continue,
                     other => return other.map_err(|e| store_error(res, name, e)),
                 }
+            }
+            if subresource.is_none() {
+                self.admit_limits(res, ns, &mut new, Some(&old)).await?;
+                self.admit_quota(res, ns, &new, Some(&old), q.dry_run)
+                    .await?;
             }
             let holdings =
                 if res.group.is_empty() && res.plural == "services" && subresource.is_none() {
@@ -1042,34 +1050,4 @@ fn prepare_create(res: &ResourceInfo, obj: &mut Value) {
         _ => json!({}),
     };
     map.insert("status".into(), initial);
-}
-
-/// The QoS class of a pod spec: Guaranteed, Burstable or BestEffort.
-fn qos_class(spec: Option<&Value>) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|f| spec?.get(*f)?.as_array())
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = !containers.is_empty();
-    for c in &containers {
-        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
-        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
-        any |= requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty());
-        for r in ["cpu", "memory"] {
-            let limit = limits.and_then(|l| l.get(r));
-            let request = requests.and_then(|q| q.get(r)).or(limit);
-            if limit.is_none() || request != limit {
-                guaranteed = false;
-            }
-        }
-    }
-    if guaranteed {
-        "Guaranteed"
-    } else if any {
-        "Burstable"
-    } else {
-        "BestEffort"
-    }
 }

@@ -25,6 +25,9 @@ pub struct ApiServerConfig {
     pub tokens: TokenAuthenticator,
     /// The cluster CA certificate (PEM), served at /cacerts for joining agents.
     pub ca_pem: String,
+    /// TLS to kubelets (cluster CA + the kubelet client certificate), for logs, exec,
+    /// port-forward and node proxy; `None` answers those 503.
+    pub kubelet_client_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Everything a request handler needs, shared by all requests.

@@ -8,6 +8,7 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslices;
 pub mod garbage_collector;
@@ -19,6 +20,7 @@ pub mod node_lifecycle;
 pub mod pod_gc;
 pub mod pv_binder;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccounts;
 pub mod simulated_nodes;
@@ -68,6 +70,8 @@ fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
     loops.extend(batch.run());
     loops.extend(statefulset::start(ctx, &mut workloads));
     loops.extend(daemonset::start(ctx, &mut workloads));
+    loops.extend(disruption::start(ctx, &mut workloads));
+    loops.extend(resourcequota::start(ctx, &mut workloads));
     loops.extend(workloads.run());
     loops.extend([
         tokio::spawn(node_ipam::run(ctx.clone())),

@@ -33,6 +33,11 @@ pub const SERVING_KEY_FILE: &str = "serving-kube-apiserver.key";
 pub const ADMIN_CLIENT_CERT_FILE: &str = "client-admin.crt";
 /// The admin client key (PEM, mode 0600).
 pub const ADMIN_CLIENT_KEY_FILE: &str = "client-admin.key";
+/// The API server's client certificate for calling kubelets
+/// (`CN=kube-apiserver-kubelet-client, O=system:masters`), k3s name.
+pub const KUBELET_CLIENT_CERT_FILE: &str = "client-kube-apiserver.crt";
+/// The key of [`KUBELET_CLIENT_CERT_FILE`] (PEM, mode 0600).
+pub const KUBELET_CLIENT_KEY_FILE: &str = "client-kube-apiserver.key";
 
 /// Mode of certificate files.
 const CERT_MODE: u32 = 0o644;
@@ -53,6 +58,8 @@ const ADMIN_COMMON_NAME: &str = "system:admin";
 const ADMIN_GROUP: &str = "system:masters";
 /// Common name of the API server's serving certificate.
 const SERVING_COMMON_NAME: &str = "kube-apiserver";
+/// Common name of the API server's client certificate towards kubelets; kubelets accept only it.
+pub const KUBELET_CLIENT_COMMON_NAME: &str = "kube-apiserver-kubelet-client";
 
 /// Which extended key usage a leaf certificate gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +114,7 @@ pub struct ClusterPki {
     serving_cert_der: CertificateDer<'static>,
     serving_key_pkcs8: Vec<u8>,
     admin: IssuedCert,
+    kubelet_client: IssuedCert,
 }
 
 impl fmt::Debug for ClusterPki {
@@ -120,7 +128,8 @@ impl fmt::Debug for ClusterPki {
 /// Loads the cluster PKI from `tls_dir`, creating what is missing.
 ///
 /// * First start (no CA files): generates the cluster CA (ECDSA P-256, 10 years), the API
-///   server's serving certificate for `sans` and the admin client certificate.
+///   server's serving certificate for `sans`, the admin client certificate and the API
+///   server's client certificate for kubelets.
 /// * Later starts: reuses the CA and all keys. The serving certificate is re-issued (same key,
 ///   same CA) when its names differ from `sans`; leaf certificates are also re-issued when
 ///   missing, not signed by the CA, or within 90 days of expiry.
@@ -157,6 +166,18 @@ pub fn load_or_create(tls_dir: &Path, sans: &ServingIdentity) -> Result<ClusterP
             sans: None,
         },
     )?;
+    let kubelet_client = load_or_issue_leaf(
+        tls_dir,
+        &ca,
+        &LeafSpec {
+            cert_file: KUBELET_CLIENT_CERT_FILE,
+            key_file: KUBELET_CLIENT_KEY_FILE,
+            common_name: KUBELET_CLIENT_COMMON_NAME,
+            groups: &[ADMIN_GROUP],
+            usage: CertUsage::Client,
+            sans: None,
+        },
+    )?;
     Ok(ClusterPki {
         tls_dir: tls_dir.to_path_buf(),
         ca_cert_pem: ca.cert_pem,
@@ -168,6 +189,10 @@ pub fn load_or_create(tls_dir: &Path, sans: &ServingIdentity) -> Result<ClusterP
         admin: IssuedCert {
             cert_pem: admin.cert_pem,
             key_pem: admin.key.serialize_pem(),
+        },
+        kubelet_client: IssuedCert {
+            cert_pem: kubelet_client.cert_pem,
+            key_pem: kubelet_client.key.serialize_pem(),
         },
     })
 }
@@ -223,6 +248,13 @@ impl ClusterPki {
     /// The admin client key, PEM.
     pub fn admin_key_pem(&self) -> &str {
         &self.admin.key_pem
+    }
+
+    /// The API server's client certificate for the kubelet API
+    /// (`CN=kube-apiserver-kubelet-client, O=system:masters`, files
+    /// [`KUBELET_CLIENT_CERT_FILE`]/[`KUBELET_CLIENT_KEY_FILE`]).
+    pub fn kubelet_client(&self) -> &IssuedCert {
+        &self.kubelet_client
     }
 
     /// Issues a client certificate (1 year, clientAuth) for user `common_name` in `groups`,
@@ -294,6 +326,8 @@ fn load_or_create_ca(tls_dir: &Path) -> Result<LoadedCa> {
                 SERVING_KEY_FILE,
                 ADMIN_CLIENT_CERT_FILE,
                 ADMIN_CLIENT_KEY_FILE,
+                KUBELET_CLIENT_CERT_FILE,
+                KUBELET_CLIENT_KEY_FILE,
             ] {
                 let leaf_path = tls_dir.join(leaf);
                 if leaf_path.exists() {
@@ -503,7 +537,7 @@ fn leaf_problem(
 }
 
 /// Common name and organizations of a certificate's subject.
-fn subject_names(cert: &X509Certificate<'_>) -> (Option<String>, BTreeSet<String>) {
+pub(crate) fn subject_names(cert: &X509Certificate<'_>) -> (Option<String>, BTreeSet<String>) {
     let common_name = cert
         .subject()
         .iter_common_name()
@@ -520,7 +554,7 @@ fn subject_names(cert: &X509Certificate<'_>) -> (Option<String>, BTreeSet<String
 }
 
 /// The DNS names and IP addresses of a certificate.
-fn cert_sans(cert_path: &Path, cert: &X509Certificate<'_>) -> Result<ServingIdentity> {
+pub(crate) fn cert_sans(cert_path: &Path, cert: &X509Certificate<'_>) -> Result<ServingIdentity> {
     let mut identity = ServingIdentity::default();
     let extension = cert
         .subject_alternative_name()
@@ -591,7 +625,7 @@ fn leaf_params(
 }
 
 /// A new ECDSA P-256 key.
-fn new_key() -> Result<KeyPair> {
+pub(crate) fn new_key() -> Result<KeyPair> {
     Ok(KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?)
 }
 
@@ -606,25 +640,28 @@ fn random_serial() -> Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-fn invalid(path: &Path, reason: &str) -> PkiError {
+pub(crate) fn invalid(path: &Path, reason: &str) -> PkiError {
     PkiError::InvalidFile {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     }
 }
 
-fn parse_cert_pem(path: &Path, bytes: &[u8]) -> Result<CertificateDer<'static>> {
+pub(crate) fn parse_cert_pem(path: &Path, bytes: &[u8]) -> Result<CertificateDer<'static>> {
     CertificateDer::from_pem_slice(bytes)
         .map_err(|err| invalid(path, &format!("not a PEM certificate: {err}")))
 }
 
-fn parse_key_pem(path: &Path, bytes: &[u8]) -> Result<KeyPair> {
+pub(crate) fn parse_key_pem(path: &Path, bytes: &[u8]) -> Result<KeyPair> {
     let text = std::str::from_utf8(bytes).map_err(|_| invalid(path, "is not UTF-8 PEM"))?;
     KeyPair::from_pem(text)
         .map_err(|err| invalid(path, &format!("not a usable PEM private key: {err}")))
 }
 
-fn parse_x509<'a>(path: &Path, der: &'a CertificateDer<'_>) -> Result<X509Certificate<'a>> {
+pub(crate) fn parse_x509<'a>(
+    path: &Path,
+    der: &'a CertificateDer<'_>,
+) -> Result<X509Certificate<'a>> {
     x509_parser::parse_x509_certificate(der.as_ref())
         .map(|(_, cert)| cert)
         .map_err(|err| invalid(path, &format!("not a valid X.509 certificate: {err}")))

@@ -193,7 +193,7 @@ fn check_ca_hash(parsed: &ParsedToken, actual_hash: &str) -> Result<()> {
 }
 
 /// 32 random hex characters from the operating system's generator.
-fn random_secret() -> Result<String> {
+pub(crate) fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 16];
     SystemRandom::new()
         .fill(&mut bytes)
@@ -201,7 +201,7 @@ fn random_secret() -> Result<String> {
     Ok(hex(&bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     bytes
         .iter()

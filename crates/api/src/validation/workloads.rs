@@ -482,3 +482,45 @@ pub(super) fn job_update(v: &mut V, new: &Value, old: &Value) {
         v.push(FieldError::invalid("spec.template", value, FIELD_IMMUTABLE));
     }
 }
+
+/// PodDisruptionBudget (upstream `ValidatePodDisruptionBudgetSpec`).
+pub(super) fn pod_disruption_budget(v: &mut V, obj: &Value) {
+    let spec = obj.get("spec");
+    let min = spec
+        .and_then(|s| s.get("minAvailable"))
+        .filter(|x| !x.is_null());
+    let max = spec
+        .and_then(|s| s.get("maxUnavailable"))
+        .filter(|x| !x.is_null());
+    if min.is_some() && max.is_some() {
+        v.push(FieldError::invalid(
+            "spec",
+            spec.cloned().unwrap_or(Value::Null),
+            "minAvailable and maxUnavailable cannot be both set",
+        ));
+    }
+    for (field, value) in [("minAvailable", min), ("maxUnavailable", max)] {
+        let path = format!("spec.{field}");
+        if let Some((n, true)) = int_or_percent(v, value, &path)
+            && n > 100
+        {
+            v.push(FieldError::invalid(
+                path,
+                value.cloned().unwrap_or(Value::Null),
+                "must not be greater than 100%",
+            ));
+        }
+    }
+    if let Some(sel) = spec
+        .and_then(|s| s.get("selector"))
+        .filter(|s| !s.is_null())
+    {
+        super::label_selector(v, sel, "spec.selector");
+    }
+    v.one_of(
+        spec.and_then(|s| s.get("unhealthyPodEvictionPolicy")),
+        "spec.unhealthyPodEvictionPolicy",
+        &["AlwaysAllow", "IfHealthyBudget"],
+        false,
+    );
+}

@@ -414,3 +414,27 @@ fn cluster_pki_is_shareable_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ClusterPki>();
 }
+
+#[test]
+fn kubelet_client_certificate_is_issued_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = load_or_create(dir.path(), &identity(&[])).unwrap();
+    assert_eq!(
+        read(dir.path(), KUBELET_CLIENT_CERT_FILE),
+        pki.kubelet_client().cert_pem
+    );
+    assert_eq!(mode(dir.path(), KUBELET_CLIENT_KEY_FILE), 0o600);
+    let (chain, key) = pem_to_chain_and_key(
+        &pki.kubelet_client().cert_pem,
+        &pki.kubelet_client().key_pem,
+    );
+    let user = identity_from_cert(&chain[0]).unwrap();
+    assert_eq!(user.name, KUBELET_CLIENT_COMMON_NAME);
+    assert_eq!(user.groups, vec!["system:masters".to_string()]);
+    handshake(&pki, "kubernetes", Some((chain, key))).unwrap();
+    let again = load_or_create(dir.path(), &identity(&[])).unwrap();
+    assert_eq!(
+        again.kubelet_client().cert_pem,
+        pki.kubelet_client().cert_pem
+    );
+}
