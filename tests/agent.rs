@@ -114,7 +114,7 @@ spec:
   containers:
   - name: wget
     image: {image}
-    command: ["sh", "-c", "wget -q -T 5 -O /tmp/page http://{target}/ && grep -q 'hello from web-1' /tmp/page"]
+    command: ["sh", "-c", "wget -q -O /tmp/page http://{target}/ && grep -q 'hello from web-1' /tmp/page"]
 "#,
         image = busybox()
     );

@@ -336,6 +336,9 @@ fn budgets_guard_evictions_and_drain() {
     });
     let (code, body) = rt.block_on(evict(&client, "slow", "policy/v1"));
     assert_eq!(code, 201, "{body}");
+    wait_for(30, "pod slow to go", || {
+        server.get_json(V, &["pod", "slow"]).is_none().then_some(())
+    });
 
     // Drain: 4 replicas with minAvailable 3 allow one eviction at a time, so draining a node
     // that runs two of them evicts one, is refused (429) for the other and retries until the

@@ -195,20 +195,6 @@ fn pods_run_restart_probe_and_report_as_upstream() {
             .then_some(())
     });
 
-    // Exit 0 under restartPolicy Never: Succeeded, Completed, the sandbox released.
-    let done = wait_pod(&server, "done", 60, "phase Succeeded", |p| {
-        (str_at(p, "/status/phase") == "Succeeded").then(|| p.clone())
-    });
-    let term = &done["status"]["containerStatuses"][0]["state"]["terminated"];
-    assert_eq!(term["exitCode"], 0);
-    assert_eq!(term["reason"], "Completed");
-    assert!(str_at(term, "/containerID").starts_with("containerd://"));
-    assert_eq!(condition(&done, "Ready"), "False");
-    assert_eq!(condition(&done, "PodScheduled"), "True");
-    assert_eq!(str_at(&done, "/status/hostIP"), "127.0.0.1");
-    assert!(str_at(&done, "/status/podIP").starts_with("10.42."));
-    assert!(done.pointer("/status/startTime").is_some());
-
     // Exit 3 under OnFailure: restarted, CrashLoopBackOff in between, exit 3 in lastState.
     let first = wait_pod(&server, "exit3", 60, "the first restart in back-off", |p| {
         let s = p.pointer("/status/containerStatuses/0")?;
@@ -245,6 +231,35 @@ fn pods_run_restart_probe_and_report_as_upstream() {
         waited >= 9.0,
         "restarted {waited} s after the previous exit, before the back-off ended"
     );
+
+    // A bad image: ErrImagePull, then ImagePullBackOff with the pull error.
+    wait_pod(&server, "badimage", 60, "ErrImagePull", |p| {
+        (str_at(p, "/status/containerStatuses/0/state/waiting/reason") == "ErrImagePull")
+            .then_some(())
+    });
+    let waiting = wait_pod(&server, "badimage", 60, "ImagePullBackOff", |p| {
+        let w = p.pointer("/status/containerStatuses/0/state/waiting")?;
+        (w["reason"] == "ImagePullBackOff").then(|| w.clone())
+    });
+    let message = str_at(&waiting, "/message");
+    assert!(
+        message.starts_with("Back-off pulling image \"k3rs.local/does-not-exist:1\"")
+            && message.contains("Failed to pull image"),
+        "a clear message, got {message:?}"
+    );
+    // Exit 0 under restartPolicy Never: Succeeded, Completed, the sandbox released.
+    let done = wait_pod(&server, "done", 60, "phase Succeeded", |p| {
+        (str_at(p, "/status/phase") == "Succeeded").then(|| p.clone())
+    });
+    let term = &done["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(term["exitCode"], 0);
+    assert_eq!(term["reason"], "Completed");
+    assert!(str_at(term, "/containerID").starts_with("containerd://"));
+    assert_eq!(condition(&done, "Ready"), "False");
+    assert_eq!(condition(&done, "PodScheduled"), "True");
+    assert_eq!(str_at(&done, "/status/hostIP"), "127.0.0.1");
+    assert!(str_at(&done, "/status/podIP").starts_with("10.42."));
+    assert!(done.pointer("/status/startTime").is_some());
 
     // A failing liveness probe restarts the container and fills lastState.
     let status = wait_pod(&server, "liveness", 60, "a liveness restart", |p| {
@@ -320,21 +335,7 @@ fn pods_run_restart_probe_and_report_as_upstream() {
     assert_eq!(oom["reason"], "OOMKilled");
     assert_eq!(oom["exitCode"], 137);
 
-    // A bad image: ErrImagePull, then ImagePullBackOff with the pull error; the node stays Ready.
-    wait_pod(&server, "badimage", 60, "ErrImagePull", |p| {
-        (str_at(p, "/status/containerStatuses/0/state/waiting/reason") == "ErrImagePull")
-            .then_some(())
-    });
-    let waiting = wait_pod(&server, "badimage", 60, "ImagePullBackOff", |p| {
-        let w = p.pointer("/status/containerStatuses/0/state/waiting")?;
-        (w["reason"] == "ImagePullBackOff").then(|| w.clone())
-    });
-    let message = str_at(&waiting, "/message");
-    assert!(
-        message.starts_with("Back-off pulling image \"k3rs.local/does-not-exist:1\"")
-            && message.contains("Failed to pull image"),
-        "a clear message, got {message:?}"
-    );
+    // The node stayed Ready through all of it.
     let node = server
         .get_json("1.33", &["node", NODE_NAME])
         .unwrap_or_default();
@@ -461,8 +462,11 @@ spec:
     let keeps = running(&server, "keeps");
     assert_eq!(keeps.1, 0);
     // The first run exits 1 and leaves a mark in the emptyDir; the restarted one keeps running.
-    let restarted = running(&server, "restarted");
-    assert_eq!(restarted.1, 1);
+    let restarted = wait_pod(&server, "restarted", 60, "running after a restart", |p| {
+        let s = p.pointer("/status/containerStatuses/0")?;
+        (s["state"]["running"].is_object() && s["restartCount"] == 1)
+            .then(|| (str_at(s, "/containerID").to_string(), 1))
+    });
 
     server.restart();
     server.wait_node_ready(NODE_NAME, 90);

@@ -1,5 +1,8 @@
 //! A CRI v1 client over a unix socket.
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +17,9 @@ use crate::v1::{VersionRequest, VersionResponse};
 const CRI_API_VERSION: &str = "v1";
 /// How long [`CriClient::connect`] waits for a runtime that is still starting.
 const DEFAULT_CONNECT_WAIT: Duration = Duration::from_secs(10);
+/// How long one connection attempt (connect and `Version`) may take: a runtime that accepts
+/// connections but does not answer is not ready.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upstream kubelet's limit: lists of many containers exceed gRPC's default of 4 MiB.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -74,11 +80,16 @@ impl CriClient {
             .ok_or_else(|| CriError::unreachable(socket, "the path is not UTF-8"))?;
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| CriError::unreachable(socket, e))?
-            .connect_timeout(Duration::from_secs(2));
+            .connect_timeout(PROBE_TIMEOUT);
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(10);
         loop {
-            match CriClient::try_connect(&endpoint, socket).await {
+            let attempt =
+                tokio::time::timeout(PROBE_TIMEOUT, CriClient::try_connect(&endpoint, socket));
+            let attempt = attempt
+                .await
+                .unwrap_or_else(|_| Err(CriError::unreachable(socket, "no answer to Version")));
+            match attempt {
                 Ok(client) => return Ok(client),
                 Err(e) if Instant::now() + pause > deadline => return Err(e),
                 Err(e) => tracing::debug!(error = %e, "CRI runtime not answering yet"),

@@ -17,28 +17,31 @@ use tokio::sync::watch;
 use crate::cni::{PodNetwork, write_conflist};
 use crate::join::{JoinError, NodeCredentials};
 use crate::node::{self, NodeSpec, RuntimeCondition, RuntimeHealth};
+use crate::pods::PodWorkerContext;
 use crate::server::{KubeletApi, ServerError};
 use crate::settings::KubeletSettings;
 
+/// Where containers' logs go, as upstream (the CRI log files the kubelet API reads).
+pub const POD_LOG_ROOT: &str = "/var/log/pods";
 /// How long containerd gets to stop on shutdown before it is killed.
 const CONTAINERD_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the agent stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("starting containerd: {0}")]
+    #[error("starting containerd")]
     Containerd(#[from] ContainerdError),
-    #[error("importing images: {0}")]
+    #[error("importing images")]
     Image(#[from] ImageError),
-    #[error("connecting to the container runtime: {0}")]
+    #[error("connecting to the container runtime")]
     Runtime(#[from] k3rs_cri::CriError),
-    #[error("building the node's API client: {0}")]
+    #[error("building the node's API client")]
     Client(#[from] JoinError),
-    #[error("serving the kubelet API: {0}")]
+    #[error("serving the kubelet API")]
     KubeletApi(#[from] ServerError),
-    #[error("talking to the API server: {0}")]
+    #[error("talking to the API server")]
     Api(#[from] kube::Error),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,
@@ -199,6 +202,24 @@ pub async fn run(
     );
 
     let settings = Arc::new(opts.settings.clone());
+    let kubelet_ip = opts
+        .node_ips
+        .first()
+        .copied()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let (kubelet_addr, kubelet_api) = crate::server::start(
+        SocketAddr::new(kubelet_ip, settings.port),
+        &credentials.serving_cert_pem,
+        &credentials.serving_key_pem,
+        &credentials.ca_pem,
+        KubeletApi {
+            cri: cri.clone(),
+            node_name: opts.node_name.clone(),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    tracing::info!(address = %kubelet_addr, "kubelet API listening");
     let (cidr_tx, cidr_rx) = watch::channel(Vec::new());
     let node_task = tokio::spawn(node::run(
         client.clone(),
@@ -220,24 +241,19 @@ pub async fn run(
         cidr_rx,
     ));
 
-    let kubelet_ip = opts
-        .node_ips
-        .first()
-        .copied()
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let (kubelet_addr, kubelet_api) = crate::server::start(
-        SocketAddr::new(kubelet_ip, settings.port),
-        &credentials.serving_cert_pem,
-        &credentials.serving_key_pem,
-        &credentials.ca_pem,
-        KubeletApi {
+    let pods_task = tokio::spawn(crate::pods::run_pods(
+        PodWorkerContext {
+            client: client.clone(),
             cri: cri.clone(),
             node_name: opts.node_name.clone(),
+            node_ips: opts.node_ips.clone(),
+            agent_dir: opts.agent_dir.clone(),
+            pod_log_root: PathBuf::from(POD_LOG_ROOT),
+            cluster_dns: settings.cluster_dns.clone(),
+            cluster_domain: settings.cluster_domain.clone(),
         },
         shutdown.clone(),
-    )
-    .await?;
-    tracing::info!(address = %kubelet_addr, "kubelet API listening");
+    ));
 
     let result = match node_task.await {
         Ok(r) => r.map_err(AgentError::from),
@@ -248,6 +264,11 @@ pub async fn run(
     };
     network_task.abort();
     kubelet_api.abort();
+    match pods_task.await {
+        Ok(Err(e)) => tracing::error!("the pod workers stopped: {e}"),
+        Err(e) => tracing::error!("the pod workers failed: {e}"),
+        Ok(Ok(())) => {}
+    }
     runtime.stop().await;
     result
 }

@@ -5,7 +5,7 @@ mod heartbeat;
 pub mod host;
 pub mod status;
 
-pub use heartbeat::{NodeSpec, RuntimeCondition, RuntimeHealth, run};
+pub use heartbeat::{NodeSpec, RuntimeCondition, RuntimeHealth, renew_lease, run};
 
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,7 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 pub enum ServerError {
     #[error("kubelet TLS setup: {0}")]
     Tls(String),
-    #[error("cannot listen on {addr} for the kubelet API (is another kubelet running?): {source}")]
+    #[error("cannot listen on {addr} for the kubelet API (is another kubelet running?)")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

@@ -19,11 +19,11 @@ use super::status;
 use super::{HEARTBEAT_ANNOTATION, NodeUpdate, SimError, SimulationConfig, node_index};
 use crate::Context;
 use crate::node_ipam::node_pod_cidr;
+use k3rs_kubelet::node::renew_lease;
+use k3rs_kubelet::node::status::{
+    LEASE_RENEW_INTERVAL, NODE_LEASE_NAMESPACE, STATUS_REPORT_FREQUENCY,
+};
 
-/// How often a kubelet renews its Lease (`nodeLeaseDurationSeconds` × 0.25).
-pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
-/// How often a kubelet posts an unchanged node status (`nodeStatusReportFrequency`).
-pub const STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
 /// Concurrent writes of one batch.
 const CONCURRENCY: usize = 32;
 /// The field manager of the simulated kubelets (upstream's kubelet writes as "kubelet").
@@ -294,7 +294,8 @@ async fn register(nodes: &Api<Node>, cfg: &SimulationConfig) -> usize {
 async fn heartbeat_one(client: &kube::Client, cfg: &SimulationConfig, work: Work) -> Outcome {
     let name = super::node_name(work.index);
     let now = Timestamp::now();
-    let lease_ok = match renew_lease(client, &name, work.uid.as_deref(), work.has_lease, now).await
+    let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
+    let lease_ok = match renew_lease(&leases, &name, work.uid.as_deref(), work.has_lease, now).await
     {
         Ok(()) => true,
         Err(e) => {
@@ -323,53 +324,5 @@ async fn heartbeat_one(client: &kube::Client, cfg: &SimulationConfig, work: Work
         index: work.index,
         lease_ok,
         status_ok,
-    }
-}
-
-/// Patch the lease's renewTime; create the lease when it does not exist.
-async fn renew_lease(
-    client: &kube::Client,
-    name: &str,
-    node_uid: Option<&str>,
-    known: bool,
-    now: Timestamp,
-) -> Result<(), SimError> {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    let params = PatchParams {
-        field_manager: Some(MANAGER.into()),
-        ..Default::default()
-    };
-    if known {
-        match leases
-            .patch(
-                name,
-                &params,
-                &Patch::Merge(&status::lease_renewal(name, now)),
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let lease: Lease = serde_json::from_value(status::lease_object(name, node_uid, now))?;
-    let post = PostParams {
-        field_manager: Some(MANAGER.into()),
-        ..Default::default()
-    };
-    match leases.create(&post, &lease).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            leases
-                .patch(
-                    name,
-                    &params,
-                    &Patch::Merge(&status::lease_renewal(name, now)),
-                )
-                .await?;
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
     }
 }

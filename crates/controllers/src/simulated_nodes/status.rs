@@ -1,19 +1,21 @@
 //! Pure builders: the Node a simulated kubelet registers, its status and Lease, and the pod
 //! status a kubelet writes — values in, JSON out, no IO.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{NodeCondition, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::SimulationConfig;
 
-/// The kubelet's lease duration (`nodeLeaseDurationSeconds`).
-pub const LEASE_DURATION_SECONDS: i32 = 40;
+use k3rs_kubelet::node::status::{self as kubelet, NodeInfo, NodeReport, Pressure};
+pub use k3rs_kubelet::node::status::{
+    LEASE_DURATION_SECONDS, after, kubelet_version, lease_object, lease_renewal, micro_time, time,
+};
 
 /// The network the simulated nodes' InternalIPs come from: 198.18.0.0/15, reserved for
 /// benchmark testing (RFC 2544) and never routed. These addresses are API data only.
@@ -22,29 +24,6 @@ pub const NODE_IP_BASE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
 /// The InternalIP of simulated node `index` (198.18.0.1, 198.18.0.2, …).
 pub fn node_ip(index: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(NODE_IP_BASE).wrapping_add(index.wrapping_add(1)))
-}
-
-/// The version the simulated kubelets report (the API server's own version).
-pub fn kubelet_version() -> String {
-    format!("v1.33.0+k3rs{}", env!("CARGO_PKG_VERSION"))
-}
-
-/// `t` as a `metav1.Time` JSON string (seconds).
-pub fn time(t: Timestamp) -> Value {
-    serde_json::to_value(Time(t)).unwrap_or(Value::Null)
-}
-
-/// `t` as a `metav1.MicroTime` JSON string (microseconds).
-pub fn micro_time(t: Timestamp) -> Value {
-    serde_json::to_value(MicroTime(t)).unwrap_or(Value::Null)
-}
-
-/// `t + d`, saturating at the end of time.
-pub fn after(t: Timestamp, d: Duration) -> Timestamp {
-    SignedDuration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_add(d).ok())
-        .unwrap_or(Timestamp::MAX)
 }
 
 /// 64 hex digits derived from `parts` (container IDs, image digests, machine IDs): stable for
@@ -63,144 +42,81 @@ pub fn hex_id(parts: &[&str]) -> String {
 /// The labels of simulated node `name`: the kubelet's well-known ones, `type=simulated`, then
 /// the configured extras.
 pub fn node_labels(cfg: &SimulationConfig, name: &str) -> serde_json::Map<String, Value> {
-    let mut labels = serde_json::Map::new();
-    for (k, v) in [
-        ("beta.kubernetes.io/arch", "amd64"),
-        ("beta.kubernetes.io/os", "linux"),
-        ("kubernetes.io/arch", "amd64"),
-        ("kubernetes.io/hostname", name),
-        ("kubernetes.io/os", "linux"),
-        ("type", "simulated"),
-    ] {
-        labels.insert(k.into(), json!(v));
+    let simulated = ("type".to_string(), "simulated".to_string());
+    let extra =
+        std::iter::once((&simulated.0, &simulated.1)).chain(cfg.labels.iter().map(|(k, v)| (k, v)));
+    kubelet::node_labels(name, "amd64", extra)
+}
+
+/// A healthy simulated kubelet's conditions.
+fn healthy() -> [kubelet::ConditionReport; 4] {
+    kubelet::conditions(Pressure::default(), None)
+}
+
+/// What simulated node `index` reports: the configured capacity (all allocatable), its
+/// addresses and made-up but stable node info.
+fn report(cfg: &SimulationConfig, index: u32) -> NodeReport {
+    let name = super::node_name(index);
+    let resources: BTreeMap<String, String> = [
+        ("cpu", cfg.cpu.clone()),
+        ("ephemeral-storage", cfg.ephemeral_storage.clone()),
+        ("hugepages-1Gi", "0".into()),
+        ("hugepages-2Mi", "0".into()),
+        ("memory", cfg.memory.clone()),
+        ("pods", cfg.pods.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let machine = hex_id(&["machine", &name]);
+    NodeReport {
+        capacity: resources.clone(),
+        allocatable: resources,
+        addresses: vec![
+            ("InternalIP".into(), node_ip(index).to_string()),
+            ("Hostname".into(), name.clone()),
+        ],
+        kubelet_port: 10250,
+        node_info: NodeInfo {
+            machine_id: machine[..32].to_string(),
+            system_uuid: uuid_like(&machine[32..]),
+            boot_id: uuid_like(&hex_id(&["boot", &name])[..32]),
+            kernel_version: "6.1.0-k3rs-simulated".into(),
+            os_image: "k3rs simulated node".into(),
+            container_runtime_version: "containerd://2.0.0-k3rs-simulated".into(),
+            architecture: "amd64".into(),
+        },
+        conditions: healthy().to_vec(),
     }
-    for (k, v) in &cfg.labels {
-        labels.insert(k.clone(), json!(v));
-    }
-    labels
 }
 
 /// The Node object simulated node `index` registers with (status included, as the kubelet's
 /// `initialNode`).
 pub fn node_object(cfg: &SimulationConfig, index: u32, now: Timestamp) -> Value {
     let name = super::node_name(index);
-    let mut spec = json!({});
-    if !cfg.taints.is_empty() {
-        spec["taints"] = serde_json::to_value(&cfg.taints).unwrap_or(Value::Null);
-    }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": node_labels(cfg, &name),
-            "annotations": {
-                "node.alpha.kubernetes.io/ttl": "0",
-                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            },
-        },
-        "spec": spec,
-        "status": node_status(cfg, index, &[], now),
-    })
+    kubelet::node_object(
+        &name,
+        node_labels(cfg, &name),
+        &cfg.taints,
+        &report(cfg, index),
+        now,
+    )
 }
-
-/// The four conditions the kubelet reports, with their upstream reasons and messages:
-/// (type, status, reason, message).
-pub const NODE_CONDITIONS: [(&str, &str, &str, &str); 4] = [
-    (
-        "MemoryPressure",
-        "False",
-        "KubeletHasSufficientMemory",
-        "kubelet has sufficient memory available",
-    ),
-    (
-        "DiskPressure",
-        "False",
-        "KubeletHasNoDiskPressure",
-        "kubelet has no disk pressure",
-    ),
-    (
-        "PIDPressure",
-        "False",
-        "KubeletHasSufficientPID",
-        "kubelet has sufficient PID available",
-    ),
-    (
-        "Ready",
-        "True",
-        "KubeletReady",
-        "kubelet is posting ready status",
-    ),
-];
 
 /// Whether `observed` already holds the conditions a healthy simulated kubelet reports.
 pub fn node_conditions_healthy(observed: &[NodeCondition]) -> bool {
-    NODE_CONDITIONS.iter().all(|(ty, status, reason, _)| {
-        observed
-            .iter()
-            .any(|c| c.type_ == *ty && c.status == *status && c.reason.as_deref() == Some(reason))
-    })
+    kubelet::conditions_match(observed, &healthy())
 }
 
-/// The node status a kubelet posts: capacity, allocatable, conditions (heartbeat `now`; a
-/// condition keeps its lastTransitionTime from `observed` while its status is unchanged),
-/// addresses, daemon endpoints and node info.
+/// The node status a simulated kubelet posts (heartbeat `now`; a condition keeps its
+/// lastTransitionTime from `observed` while its status is unchanged).
 pub fn node_status(
     cfg: &SimulationConfig,
     index: u32,
     observed: &[NodeCondition],
     now: Timestamp,
 ) -> Value {
-    let name = super::node_name(index);
-    let resources = json!({
-        "cpu": cfg.cpu,
-        "ephemeral-storage": cfg.ephemeral_storage,
-        "hugepages-1Gi": "0",
-        "hugepages-2Mi": "0",
-        "memory": cfg.memory,
-        "pods": cfg.pods.to_string(),
-    });
-    let conditions: Vec<Value> = NODE_CONDITIONS
-        .iter()
-        .map(|(ty, status, reason, message)| {
-            let transition = observed
-                .iter()
-                .find(|c| c.type_ == *ty && c.status == *status)
-                .and_then(|c| c.last_transition_time.as_ref())
-                .map_or(now, |t| t.0);
-            json!({
-                "type": ty,
-                "status": status,
-                "lastHeartbeatTime": time(now),
-                "lastTransitionTime": time(transition),
-                "reason": reason,
-                "message": message,
-            })
-        })
-        .collect();
-    let machine = hex_id(&["machine", &name]);
-    json!({
-        "capacity": resources,
-        "allocatable": resources,
-        "conditions": conditions,
-        "addresses": [
-            {"type": "InternalIP", "address": node_ip(index).to_string()},
-            {"type": "Hostname", "address": name},
-        ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-        "nodeInfo": {
-            "machineID": &machine[..32],
-            "systemUUID": uuid_like(&machine[32..]),
-            "bootID": uuid_like(&hex_id(&["boot", &name])[..32]),
-            "kernelVersion": "6.1.0-k3rs-simulated",
-            "osImage": "k3rs simulated node",
-            "containerRuntimeVersion": "containerd://2.0.0-k3rs-simulated",
-            "kubeletVersion": kubelet_version(),
-            "kubeProxyVersion": "",
-            "operatingSystem": "linux",
-            "architecture": "amd64",
-        },
-    })
+    kubelet::node_status(&report(cfg, index), observed, now)
 }
 
 /// 32 hex digits as 8-4-4-4-12.
@@ -216,38 +132,6 @@ fn uuid_like(hex: &str) -> String {
         &hex[16..20],
         &hex[20..32]
     )
-}
-
-/// The node Lease a kubelet keeps in kube-node-lease, owned by its Node.
-pub fn lease_object(node: &str, node_uid: Option<&str>, now: Timestamp) -> Value {
-    let mut lease = json!({
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {"name": node, "namespace": "kube-node-lease"},
-        "spec": {
-            "holderIdentity": node,
-            "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-            "renewTime": micro_time(now),
-        },
-    });
-    if let Some(uid) = node_uid {
-        lease["metadata"]["ownerReferences"] = json!([{
-            "apiVersion": "v1",
-            "kind": "Node",
-            "name": node,
-            "uid": uid,
-        }]);
-    }
-    lease
-}
-
-/// The patch that renews a node Lease.
-pub fn lease_renewal(node: &str, now: Timestamp) -> Value {
-    json!({"spec": {
-        "holderIdentity": node,
-        "leaseDurationSeconds": LEASE_DURATION_SECONDS,
-        "renewTime": micro_time(now),
-    }})
 }
 
 // ---- pods ----

@@ -140,7 +140,7 @@ fn lease_objects() {
     let _: k8s_openapi::api::coordination::v1::Lease =
         serde_json::from_value(lease).expect("a Lease");
     assert_eq!(
-        lease_renewal("sim-node-0", now)["spec"]["renewTime"],
+        lease_renewal("sim-node-0", None, now)["spec"]["renewTime"],
         "2025-01-01T00:00:00.123456Z"
     );
 }
