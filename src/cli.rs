@@ -1392,10 +1392,10 @@ pub enum ImagesAction {
 fn images_clap_command() -> clap::Command {
     let endpoint_flags = |command: clap::Command| {
         command
-            .arg(Arg::new("container-runtime-endpoint").long("container-runtime-endpoint").help(
+            .arg(Arg::new("container-runtime-endpoint").long("container-runtime-endpoint").value_name("SOCKET").help(
                 "containerd socket [default: <run-dir>/containerd/containerd.sock] (env K3RS_CONTAINER_RUNTIME_ENDPOINT)",
             ))
-            .arg(Arg::new("run-dir").long("run-dir").help(
+            .arg(Arg::new("run-dir").long("run-dir").value_name("DIR").help(
                 "Folder for runtime state of the agent [default: /run/k3rs] (env K3RS_RUN_DIR)",
             ))
     };

@@ -184,3 +184,39 @@ fn a_second_agent_joins_with_the_token_and_wrong_tokens_are_refused() {
     let nodes = server.ok("1.33", &["get", "nodes", "-o", "name"]);
     assert!(nodes.contains("node/second") && nodes.contains(&format!("node/{NODE_NAME}")));
 }
+
+#[test]
+fn static_pod_manifests_run_as_mirror_pods() {
+    require_node_parts!();
+    let server = Server::start_with_agent(&[]);
+    let dir = server.data_dir.join("agent/pod-manifests");
+    std::fs::create_dir_all(&dir).expect("manifest dir");
+    let manifest = dir.join("static-web.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-web\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: web\n    image: {}\n    command: [sleep, '3600']\n",
+            busybox()
+        ),
+    )
+    .expect("write manifest");
+    let mirror = format!("static-web-{NODE_NAME}");
+    wait_phase(&server, &mirror, "Running", 60);
+    assert_eq!(
+        pod_field(
+            &server,
+            &mirror,
+            r#"{.metadata.annotations.kubernetes\.io/config\.source}"#
+        ),
+        "file"
+    );
+    assert_eq!(
+        pod_field(&server, &mirror, "{.metadata.ownerReferences[0].kind}"),
+        "Node"
+    );
+    std::fs::remove_file(&manifest).expect("remove manifest");
+    wait_for(60, "the mirror pod to go with its manifest", || {
+        let out = server.kubectl("1.33", &["get", "pod", &mirror]);
+        (!out.status.success()).then_some(())
+    });
+}

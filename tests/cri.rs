@@ -144,20 +144,69 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-/// Starts `k3rs pause` and builds the pause image from that process (its binary and the
-/// libraries it mapped), then checks that it exits 0 on SIGTERM.
+/// A `k3rs pause` process, killed if a test fails before it ends it.
+struct Pause(std::process::Child);
+
+impl Pause {
+    /// Starts `k3rs pause` and waits until it waits for signals (by then it has mapped every
+    /// library, and SIGTERM no longer kills it before its handling is in place).
+    fn start() -> Pause {
+        let pause = Pause(
+            Command::new(K3RS)
+                .arg("pause")
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("k3rs pause"),
+        );
+        let pid = pause.0.id();
+        let sigterm_bit = 1u64 << (libc::SIGTERM - 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let blocked = status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigBlk:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+                .unwrap_or(0);
+            // The signals stay blocked until sigwait, which unblocks them while it waits.
+            let waiting = std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|w| w.contains("sigtimedwait"));
+            if blocked & sigterm_bit != 0 || waiting {
+                return pause;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "k3rs pause never waited for signals: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill takes plain integers; the process is our child.
+        unsafe { libc::kill(self.0.id() as i32, signal) };
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        self.0.wait().expect("wait for k3rs pause")
+    }
+}
+
+impl Drop for Pause {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds the pause image from a running `k3rs pause` (its binary and the libraries it mapped),
+/// then checks that it exits 0 on SIGTERM.
 fn pause_image_from_binary() -> k3rs_cri::image::ImageSpec {
-    let mut pause = Command::new(K3RS)
-        .arg("pause")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("k3rs pause");
-    let proc_dir = PathBuf::from(format!("/proc/{}", pause.id()));
-    wait_until_waiting_for_signals(pause.id());
+    let mut pause = Pause::start();
+    let proc_dir = PathBuf::from(format!("/proc/{}", pause.0.id()));
     let spec = image::pause_image_spec(&proc_dir).expect("pause image spec");
-    // SAFETY: kill takes plain integers.
-    unsafe { libc::kill(pause.id() as i32, libc::SIGTERM) };
-    let status = pause.wait().expect("wait for k3rs pause");
+    pause.signal(libc::SIGTERM);
+    let status = pause.wait();
     assert_eq!(
         status.code(),
         Some(0),
@@ -166,43 +215,18 @@ fn pause_image_from_binary() -> k3rs_cri::image::ImageSpec {
     spec
 }
 
-/// Waits until `k3rs pause` blocks SIGTERM (it then waits for it, and has mapped every library).
-fn wait_until_waiting_for_signals(pid: u32) {
-    let sigterm_bit = 1u64 << (libc::SIGTERM - 1);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let blocked = status
-            .lines()
-            .find_map(|l| l.strip_prefix("SigBlk:"))
-            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-            .unwrap_or(0);
-        if blocked & sigterm_bit != 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "k3rs pause never blocked SIGTERM: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
-fn pause_exits_zero_on_sigint_and_ignores_nothing_else_it_should_not() {
-    let mut pause = Command::new(K3RS).arg("pause").spawn().expect("k3rs pause");
-    wait_until_waiting_for_signals(pause.id());
+fn pause_exits_zero_on_sigint_and_survives_sigchld() {
+    let mut pause = Pause::start();
     // SIGCHLD (no children here) must not end it.
-    // SAFETY: kill takes plain integers.
-    unsafe { libc::kill(pause.id() as i32, libc::SIGCHLD) };
+    pause.signal(libc::SIGCHLD);
     std::thread::sleep(Duration::from_millis(100));
     assert!(
-        pause.try_wait().expect("try_wait").is_none(),
+        pause.0.try_wait().expect("try_wait").is_none(),
         "pause survived SIGCHLD"
     );
-    // SAFETY: as above.
-    unsafe { libc::kill(pause.id() as i32, libc::SIGINT) };
-    let status = pause.wait().expect("wait");
+    pause.signal(libc::SIGINT);
+    let status = pause.wait();
     assert_eq!((status.code(), status.signal()), (Some(0), None));
 }
 

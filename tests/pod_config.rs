@@ -308,17 +308,25 @@ fn local_path_claims_get_a_node_directory_that_goes_with_the_claim() {
     let server = Server::start_with_agent(&[]);
     let manifest = CLAIM_POD.replace("IMAGE", common::images::BUSYBOX_IMAGE);
     server.ok_stdin("1.33", &["apply", "-f", "-"], &manifest);
-    wait_for(120, "the claim pod to finish", || {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
         let out = server.kubectl(
             "1.33",
             &["get", "pod", "claim-pod", "-o", "jsonpath={.status.phase}"],
         );
         match String::from_utf8_lossy(&out.stdout).as_ref() {
-            "Succeeded" => Some(()),
+            "Succeeded" => break,
             "Failed" => panic!("the container could not write to its claim"),
-            _ => None,
+            _ if std::time::Instant::now() > deadline => {
+                let state = server.kubectl("1.33", &["describe", "pod,pvc,pv"]);
+                panic!(
+                    "the claim pod did not finish within 120 s:\n{}",
+                    String::from_utf8_lossy(&state.stdout)
+                );
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(500)),
         }
-    });
+    }
     let volume = server.ok(
         "1.33",
         &["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"],

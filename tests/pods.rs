@@ -1,7 +1,8 @@
 //! The pod lifecycle end to end: `k3rs server` with its in-process agent runs pods on the host's
 //! containerd and reports them as the upstream kubelet does — phases, restarts with back-off,
-//! probes, OOM kills, image pull errors, graceful deletion and adoption after a restart —
-//! checked through stock kubectl 1.33. Root and containerd are required; the tests skip with a
+//! probes, OOM kills, image pull errors, graceful deletion, removal of unknown pods' sandboxes
+//! and adoption after a restart — checked through stock kubectl 1.33 (and CRI for what the
+//! runtime holds). Root and containerd are required; the tests skip with a
 //! clear message without them.
 
 mod common;
@@ -396,7 +397,7 @@ fn delete_seconds(server: &Server, name: &str) -> f64 {
 }
 
 #[test]
-fn deletion_honours_sigterm_the_grace_period_and_hooks() {
+fn deletion_honours_sigterm_the_grace_period_and_hooks_and_leaves_nothing() {
     require_node_parts!();
     let server = Server::start_with_agent(&[]);
     apply(&server, GRACEFUL);
@@ -428,6 +429,101 @@ fn deletion_honours_sigterm_the_grace_period_and_hooks() {
     for name in ["traps", "exits", "hooks"] {
         assert!(pod(&server, name).is_none(), "pod {name} is gone");
     }
+
+    let rt = runtime();
+    rt.block_on(async {
+        let cri = cri(&server).await;
+        // Deleted pods leave no sandbox and no container behind.
+        let (sandboxes, containers) = pod_names_in_runtime(&cri).await;
+        for name in ["traps", "exits", "hooks"] {
+            assert!(
+                !sandboxes.contains(&name.to_string()) && !containers.contains(&name.to_string()),
+                "pod {name} left {sandboxes:?} / {containers:?}"
+            );
+        }
+        // A sandbox of a pod the API does not know is removed.
+        let config = k3rs_cri::v1::PodSandboxConfig {
+            metadata: Some(k3rs_cri::v1::PodSandboxMetadata {
+                name: "orphan".into(),
+                uid: "0f1e2d3c-orphan".into(),
+                namespace: "default".into(),
+                attempt: 0,
+            }),
+            hostname: "orphan".into(),
+            log_directory: server.data_dir.join("orphan-logs").display().to_string(),
+            labels: [
+                ("io.kubernetes.pod.name", "orphan"),
+                ("io.kubernetes.pod.namespace", "default"),
+                ("io.kubernetes.pod.uid", "0f1e2d3c-orphan"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..Default::default()
+        };
+        cri.runtime()
+            .run_pod_sandbox(k3rs_cri::v1::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            })
+            .await
+            .expect("run an orphan sandbox");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (sandboxes, _) = pod_names_in_runtime(&cri).await;
+            if !sandboxes.contains(&"orphan".to_string()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the orphan sandbox is still there: {sandboxes:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The agent's containerd, as its CRI socket under the test's run dir.
+async fn cri(server: &Server) -> k3rs_cri::CriClient {
+    let socket = server.data_dir.join("run/containerd/containerd.sock");
+    k3rs_cri::CriClient::connect(&socket)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()))
+}
+
+/// The pod names on the runtime's sandboxes and containers.
+async fn pod_names_in_runtime(cri: &k3rs_cri::CriClient) -> (Vec<String>, Vec<String>) {
+    let name = |labels: &std::collections::HashMap<String, String>| {
+        labels
+            .get("io.kubernetes.pod.name")
+            .cloned()
+            .unwrap_or_default()
+    };
+    let sandboxes = cri
+        .runtime()
+        .list_pod_sandbox(k3rs_cri::v1::ListPodSandboxRequest { filter: None })
+        .await
+        .expect("list sandboxes")
+        .into_inner()
+        .items;
+    let containers = cri
+        .runtime()
+        .list_containers(k3rs_cri::v1::ListContainersRequest { filter: None })
+        .await
+        .expect("list containers")
+        .into_inner()
+        .containers;
+    (
+        sandboxes.iter().map(|s| name(&s.labels)).collect(),
+        containers.iter().map(|c| name(&c.labels)).collect(),
+    )
 }
 
 #[test]

@@ -108,7 +108,12 @@ impl CriClient {
             .version(VersionRequest {
                 version: CRI_API_VERSION.to_owned(),
             })
-            .await?
+            .await
+            // A status with a source is the client's own transport failure, not the runtime's answer.
+            .map_err(|status| match std::error::Error::source(&status) {
+                Some(cause) => CriError::unreachable(socket, error_chain(cause)),
+                None => CriError::from(status),
+            })?
             .into_inner();
         Ok(CriClient {
             channel,
@@ -145,8 +150,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        // Layers often repeat their cause's text in their own.
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text

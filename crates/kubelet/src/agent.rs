@@ -220,6 +220,19 @@ pub async fn run(
     )
     .await?;
     tracing::info!(address = %kubelet_addr, "kubelet API listening");
+    let static_pods_task = tokio::spawn(crate::static_pods::run(
+        client.clone(),
+        opts.node_name.clone(),
+        opts.agent_dir.join("pod-manifests"),
+        shutdown.clone(),
+    ));
+    let image_gc_task = tokio::spawn(crate::image_gc::run(
+        cri.clone(),
+        opts.pause_image.clone(),
+        settings.image_gc_high_percent,
+        settings.image_gc_low_percent,
+        shutdown.clone(),
+    ));
     let (cidr_tx, cidr_rx) = watch::channel(Vec::new());
     let node_task = tokio::spawn(node::run(
         client.clone(),
@@ -263,11 +276,17 @@ pub async fn run(
         }),
     };
     network_task.abort();
+    static_pods_task.abort();
+    image_gc_task.abort();
     kubelet_api.abort();
+    if result.is_err() {
+        // The node side failed without a shutdown: nothing tells the workers to stop.
+        pods_task.abort();
+    }
     match pods_task.await {
         Ok(Err(e)) => tracing::error!("the pod workers stopped: {e}"),
-        Err(e) => tracing::error!("the pod workers failed: {e}"),
-        Ok(Ok(())) => {}
+        Err(e) if !e.is_cancelled() => tracing::error!("the pod workers failed: {e}"),
+        _ => {}
     }
     runtime.stop().await;
     result
