@@ -13,13 +13,18 @@
 //!   running pod ((RSS with N running pods − idle RSS) / N).
 //!
 //! Run: `cargo build --release --bin k3rs && cargo run --release --example pod_bench --
-//! [--mode startup|churn|idle|all] [--runs 3] [--pods 100] [--idle-wait 300] [--idle-window 60]
-//! [--cluster-cidr 10.77.0.0/16]`. The server binary is `target/release/k3rs` or `$K3RS_BIN`;
-//! `K3RS_LOG` passes through to it. Needs root, containerd, runc, the CNI plugins and
-//! busybox-static. Every run starts a fresh server in its own temp dir (unique `--run-dir`,
-//! kubelet port and pod CIDR, so it can share the machine with other servers) and removes
-//! everything it started at the end, also on failure or Ctrl-C: pod sandboxes through CRI,
-//! containerd and its shims, mounts, the pods' cgroups and log directories, the temp dir.
+//! [--mode startup|churn|idle|all] [--runs 3] [--pods 100] [--idle-wait 300]
+//! [--idle-window 60] [--keep-logs]` (`--keep-logs` copies each run's server and containerd
+//! logs to `$TMPDIR/pod_bench-run<N>-{server,containerd}.log`, as happens on failure). The server binary is
+//! `target/release/k3rs` or `$K3RS_BIN`; `K3RS_LOG` passes through to it. Needs root, containerd, runc, the CNI plugins and busybox-static.
+//! Every run starts a fresh server in its own temp dir (unique `--run-dir` and kubelet port) and
+//! removes everything it started at the end, also on failure or Ctrl-C: pod sandboxes through
+//! CRI, containerd and its shims, mounts, the pods' cgroups and log directories, the temp dir.
+//!
+//! Every agent on this machine puts its pods on the one `cni0` bridge, which holds a single IPv4
+//! gateway (so every node uses the first /24 of the default 10.42.0.0/16), and each agent's
+//! host-local IPAM hands out the same addresses: while it has pods, the bench holds the lock file
+//! the end-to-end tests hold (`$TMPDIR/k3rs-agent-tests.lock`). The idle phase runs without it.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
@@ -76,7 +81,7 @@ struct Args {
     pods: usize,
     idle_wait: Duration,
     idle_window: Duration,
-    cluster_cidr: String,
+    keep_logs: bool,
     bin: PathBuf,
 }
 
@@ -87,7 +92,7 @@ fn parse_args() -> R<Args> {
         pods: 100,
         idle_wait: Duration::from_secs(300),
         idle_window: Duration::from_secs(60),
-        cluster_cidr: "10.77.0.0/16".into(),
+        keep_logs: false,
         bin: std::env::var_os("K3RS_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/release/k3rs")),
@@ -116,7 +121,7 @@ fn parse_args() -> R<Args> {
                 a.idle_window =
                     Duration::from_secs(ctx(val("--idle-window")?.parse(), "--idle-window")?)
             }
-            "--cluster-cidr" => a.cluster_cidr = val("--cluster-cidr")?,
+            "--keep-logs" => a.keep_logs = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -176,10 +181,18 @@ struct Startup {
 
 #[derive(Default)]
 struct Floor {
+    /// One at a time: the three calls, and each of them.
     total: Pct,
     sandbox: Pct,
     create: Pct,
     start: Pct,
+    /// One at a time: StopPodSandbox + RemovePodSandbox.
+    removal: Pct,
+    /// At once, from the common start.
+    at_once: Pct,
+    at_once_all_running: Duration,
+    /// All removed at once.
+    at_once_all_removed: Duration,
 }
 
 #[derive(Default)]
@@ -403,6 +416,28 @@ fn remove_pod_cgroups(uids: &HashSet<String>) {
     }
 }
 
+/// Takes the lock the agent end-to-end tests hold while they run pods (see the module doc).
+async fn lock_pod_network() -> R<std::fs::File> {
+    let path = std::env::temp_dir().join("k3rs-agent-tests.lock");
+    let file = ctx(std::fs::File::create(&path), &path.display().to_string())?;
+    let mut told = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if !told {
+                    println!("  waiting for {} (agent tests are running)", path.display());
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("locking {}: {e}", path.display()));
+            }
+        }
+    }
+}
+
 fn free_port() -> R<u16> {
     ctx(
         TcpListener::bind("127.0.0.1:0")
@@ -457,7 +492,6 @@ async fn start_cluster(args: &Args, cluster: &mut Cluster) -> R<(Client, CriClie
         .arg(format!("--node-name={NODE_NAME}"))
         .arg(format!("--run-dir={}", cluster.run_dir().display()))
         .arg(format!("--kubelet-arg=port={kubelet_port}"))
-        .arg(format!("--cluster-cidr={}", args.cluster_cidr))
         .env_remove("K3RS_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -1012,81 +1046,110 @@ fn floor_container_config() -> v1::ContainerConfig {
     }
 }
 
-/// `n` × (RunPodSandbox + CreateContainer + StartContainer), one at a time; then removes them.
-async fn floor(cluster: &mut Cluster, cri: &CriClient, n: usize) -> R<Floor> {
+/// One floor pod: RunPodSandbox + CreateContainer + StartContainer; the sandbox's ID and how
+/// long each call took.
+async fn floor_pod(cri: CriClient, dir: PathBuf, uid: String) -> R<(String, [Duration; 3])> {
     let mut rt = cri.runtime();
-    let (mut total, mut sandbox, mut create, mut start) = (vec![], vec![], vec![], vec![]);
+    let t0 = Instant::now();
+    let log_dir = dir.join("floor-logs").join(&uid);
+    ctx(
+        tokio::fs::create_dir_all(log_dir.join("c")).await,
+        "floor log dir",
+    )?;
+    let config = floor_sandbox_config(&uid, &log_dir);
+    let sandbox = rt
+        .run_pod_sandbox(v1::RunPodSandboxRequest {
+            config: Some(config.clone()),
+            runtime_handler: String::new(),
+        })
+        .await
+        .map_err(|e| format!("RunPodSandbox: {}", e.message()))?
+        .into_inner()
+        .pod_sandbox_id;
+    let t1 = Instant::now();
+    let container = rt
+        .create_container(v1::CreateContainerRequest {
+            pod_sandbox_id: sandbox.clone(),
+            config: Some(floor_container_config()),
+            sandbox_config: Some(config),
+        })
+        .await
+        .map_err(|e| format!("CreateContainer: {}", e.message()))?
+        .into_inner()
+        .container_id;
+    let t2 = Instant::now();
+    rt.start_container(v1::StartContainerRequest {
+        container_id: container,
+    })
+    .await
+    .map_err(|e| format!("StartContainer: {}", e.message()))?;
+    Ok((sandbox, [t1 - t0, t2 - t1, t2.elapsed()]))
+}
+
+/// StopPodSandbox + RemovePodSandbox, timed.
+async fn floor_remove(cri: CriClient, id: String) -> Duration {
+    let t0 = Instant::now();
+    remove_sandbox(&cri, id).await;
+    t0.elapsed()
+}
+
+/// `n` floor pods one at a time, then `n` at once (each timed from the common start); each
+/// batch is removed (one at a time, then at once) before the next. A failure leaves the
+/// sandboxes to the clean-up.
+async fn floor(cluster: &mut Cluster, cri: &CriClient, n: usize) -> R<Floor> {
+    let uid = |batch: &str, i: usize| format!("floor-{}-{batch}{i}", std::process::id());
+    let mut steps: [Vec<Duration>; 3] = Default::default();
+    let mut total = Vec::new();
     let mut ids = Vec::new();
-    let mut result = Ok(());
     for i in 0..n {
-        let uid = format!("floor-{}-{i}", std::process::id());
+        let uid = uid("s", i);
         cluster.pod_uids.insert(uid.clone());
-        let log_dir = cluster.dir.join("floor-logs").join(&uid);
-        let t0 = Instant::now();
-        if let Err(e) = std::fs::create_dir_all(log_dir.join("c")) {
-            result = Err(format!("floor log dir: {e}"));
-            break;
+        let (id, took) = floor_pod(cri.clone(), cluster.dir.clone(), uid).await?;
+        ids.push(id);
+        for (all, one) in steps.iter_mut().zip(took) {
+            all.push(one);
         }
-        let config = floor_sandbox_config(&uid, &log_dir);
-        let id = match rt
-            .run_pod_sandbox(v1::RunPodSandboxRequest {
-                config: Some(config.clone()),
-                runtime_handler: String::new(),
-            })
-            .await
-        {
-            Ok(r) => r.into_inner().pod_sandbox_id,
-            Err(e) => {
-                result = Err(format!("RunPodSandbox: {}", e.message()));
-                break;
-            }
-        };
-        let t1 = Instant::now();
-        ids.push(id.clone());
-        let container = match rt
-            .create_container(v1::CreateContainerRequest {
-                pod_sandbox_id: id,
-                config: Some(floor_container_config()),
-                sandbox_config: Some(config),
-            })
-            .await
-        {
-            Ok(r) => r.into_inner().container_id,
-            Err(e) => {
-                result = Err(format!("CreateContainer: {}", e.message()));
-                break;
-            }
-        };
-        let t2 = Instant::now();
-        if let Err(e) = rt
-            .start_container(v1::StartContainerRequest {
-                container_id: container,
-            })
-            .await
-        {
-            result = Err(format!("StartContainer: {}", e.message()));
-            break;
-        }
-        let t3 = Instant::now();
-        total.push(t3 - t0);
-        sandbox.push(t1 - t0);
-        create.push(t2 - t1);
-        start.push(t3 - t2);
+        total.push(took.iter().sum());
+    }
+    let mut removal = Vec::new();
+    for id in ids {
+        removal.push(floor_remove(cri.clone(), id).await);
+    }
+
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let uid = uid("b", i);
+        cluster.pod_uids.insert(uid.clone());
+        let started = floor_pod(cri.clone(), cluster.dir.clone(), uid);
+        tasks.push(tokio::spawn(async move {
+            started.await.map(|(id, _)| (id, Instant::now()))
+        }));
+    }
+    let mut at_once = Vec::new();
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (id, running) = ctx(t.await, "floor task")??;
+        ids.push(id);
+        at_once.push(running - t0);
     }
     let removing = Instant::now();
-    for id in ids {
-        remove_sandbox(cri, id).await;
+    let removals: Vec<_> = ids
+        .into_iter()
+        .map(|id| tokio::spawn(floor_remove(cri.clone(), id)))
+        .collect();
+    for r in removals {
+        ctx(r.await, "floor removal task")?;
     }
-    println!(
-        "  floor: removed {n} sandboxes in {:.1} s",
-        removing.elapsed().as_secs_f64()
-    );
-    result?;
     Ok(Floor {
         total: pct(&total),
-        sandbox: pct(&sandbox),
-        create: pct(&create),
-        start: pct(&start),
+        sandbox: pct(&steps[0]),
+        create: pct(&steps[1]),
+        start: pct(&steps[2]),
+        removal: pct(&removal),
+        at_once: pct(&at_once),
+        at_once_all_running: at_once.iter().max().copied().unwrap_or_default(),
+        at_once_all_removed: removing.elapsed(),
     })
 }
 
@@ -1103,10 +1166,20 @@ async fn one_run(args: &Args, run: usize) -> R<RunFigures> {
         }
         Err(e) => Err(e),
     };
-    if let Err(e) = result {
-        let kept = std::env::temp_dir().join(format!("pod_bench-run{run}-server.log"));
-        let _ = std::fs::copy(cluster.log(), &kept);
-        return Err(format!("{e} (server log: {})", kept.display()));
+    let kept = |what: &str| std::env::temp_dir().join(format!("pod_bench-run{run}-{what}.log"));
+    if result.is_err() || args.keep_logs {
+        let _ = std::fs::copy(cluster.log(), kept("server"));
+        let containerd_log = cluster.dir.join("agent/containerd/containerd.log");
+        let _ = std::fs::copy(containerd_log, kept("containerd"));
+    }
+    let logs = format!(
+        "logs: {}, {}",
+        kept("server").display(),
+        kept("containerd").display()
+    );
+    result.map_err(|e| format!("{e} ({logs})"))?;
+    if args.keep_logs {
+        println!("  {logs}");
     }
     Ok(figures)
 }
@@ -1150,14 +1223,21 @@ async fn phases(
         figures.idle_rss_mib = Some(rss);
         figures.idle_cpu_pct = Some(cpu);
     }
+    let _pod_network = lock_pod_network().await?;
     let names =
         |prefix: &str| -> Vec<String> { (0..args.pods).map(|i| format!("{prefix}-{i}")).collect() };
     if args.mode.has(Mode::Startup) {
         figures.loadavg.push(("floor".into(), loadavg()));
         let f = floor(cluster, cri, args.pods).await?;
         println!(
-            "  floor: sandbox+create+start {} (sandbox {}, create {}, start {})",
-            f.total, f.sandbox, f.create, f.start
+            "  floor, one at a time: sandbox+create+start {} (sandbox {}, create {}, start {}); stop+remove {}",
+            f.total, f.sandbox, f.create, f.start, f.removal
+        );
+        println!(
+            "  floor, at once: {}; all running after {:.2} s; all removed {:.2} s after the removals started",
+            f.at_once,
+            f.at_once_all_running.as_secs_f64(),
+            f.at_once_all_removed.as_secs_f64()
         );
         figures.floor = Some(f);
     }
@@ -1166,7 +1246,7 @@ async fn phases(
         let s = startup_batch(cluster, client, names("burst"), true, Some(pid)).await?;
         let busy = s.rss_running_mib;
         figures.busy_rss_mib = busy;
-        print_startup("at once", &s, figures.floor.as_ref());
+        print_startup("at once", &s, figures.floor.as_ref().map(|f| f.at_once));
         if let Some(kib) = figures.per_pod_kib(args.pods) {
             println!(
                 "  RSS with {} running pods {:.1} MiB: {kib:.0} KiB per pod over idle",
@@ -1181,7 +1261,7 @@ async fn phases(
     if args.mode.has(Mode::Startup) {
         figures.loadavg.push(("one at a time".into(), loadavg()));
         let s = startup_batch(cluster, client, names("seq"), false, None).await?;
-        print_startup("one at a time", &s, figures.floor.as_ref());
+        print_startup("one at a time", &s, figures.floor.as_ref().map(|f| f.total));
         figures.one_at_a_time = Some(s);
     }
     if args.mode.has(Mode::Churn) {
@@ -1198,13 +1278,9 @@ async fn phases(
     Ok(())
 }
 
-fn print_startup(label: &str, s: &Startup, floor: Option<&Floor>) {
+fn print_startup(label: &str, s: &Startup, floor: Option<Pct>) {
     let ratio = floor.map_or(String::new(), |f| {
-        format!(
-            " (×{:.1} / ×{:.1} the floor)",
-            s.latency.p50 / f.total.p50,
-            s.latency.p99 / f.total.p99
-        )
+        format!(" ({} the floor)", ratio(s.latency, f))
     });
     println!(
         "  {label}: startup {}{ratio}; POST→bound {}, bound→running {}; all running after {:.2} s; all gone {:.2} s after delete",
@@ -1219,6 +1295,10 @@ fn print_startup(label: &str, s: &Startup, floor: Option<&Floor>) {
 // ---------------------------------------------------------------------------------------------
 // The summary
 
+fn ratio(x: Pct, floor: Pct) -> String {
+    format!("×{:.1} / ×{:.1}", x.p50 / floor.p50, x.p99 / floor.p99)
+}
+
 fn cell<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map_or("—".into(), f)
 }
@@ -1229,9 +1309,11 @@ fn print_summary(args: &Args, runs: &[RunFigures]) {
         rows.push((name.to_owned(), goal, runs.iter().map(f).collect()));
     };
     let n = args.pods;
-    row("floor: CRI sandbox+create+start p50 / p99", "", &|r| {
-        cell(r.floor.as_ref(), |f| f.total.to_string())
-    });
+    row(
+        &format!("floor, {n} one at a time: CRI sandbox+create+start p50 / p99"),
+        "",
+        &|r| cell(r.floor.as_ref(), |f| f.total.to_string()),
+    );
     row(
         "· RunPodSandbox / CreateContainer / StartContainer p50",
         "",
@@ -1244,37 +1326,57 @@ fn print_summary(args: &Args, runs: &[RunFigures]) {
             })
         },
     );
-    for (label, pick) in [
-        (
-            "one at a time",
-            (|r: &RunFigures| r.one_at_a_time) as fn(&RunFigures) -> Option<Startup>,
-        ),
-        ("at once", |r: &RunFigures| r.at_once),
-    ] {
+    row("· StopPodSandbox + RemovePodSandbox p50 / p99", "", &|r| {
+        cell(r.floor.as_ref(), |f| f.removal.to_string())
+    });
+    row(
+        &format!("floor, {n} at once: p50 / p99 from the common start"),
+        "",
+        &|r| cell(r.floor.as_ref(), |f| f.at_once.to_string()),
+    );
+    row(
+        "· all running after / all removed (at once) after",
+        "",
+        &|r| {
+            cell(r.floor.as_ref(), |f| {
+                format!(
+                    "{:.1} s / {:.1} s",
+                    f.at_once_all_running.as_secs_f64(),
+                    f.at_once_all_removed.as_secs_f64()
+                )
+            })
+        },
+    );
+    type Pick = fn(&RunFigures) -> Option<(Startup, Option<Pct>)>;
+    let batches: [(&str, Pick); 2] = [
+        ("one at a time", |r| {
+            Some((r.one_at_a_time?, r.floor.as_ref().map(|f| f.total)))
+        }),
+        ("at once", |r| {
+            Some((r.at_once?, r.floor.as_ref().map(|f| f.at_once)))
+        }),
+    ];
+    for (label, pick) in batches {
         row(
             &format!("startup, {n} {label}, p50 / p99"),
             "≤ 250 / ≤ 500 ms",
-            &|r| cell(pick(r), |s| s.latency.to_string()),
+            &|r| cell(pick(r), |(s, _)| s.latency.to_string()),
         );
         row(
             "· ratio to the floor p50 / p99",
             "→ 1",
-            &|r| match (pick(r), r.floor.as_ref()) {
-                (Some(s), Some(f)) => format!(
-                    "×{:.1} / ×{:.1}",
-                    s.latency.p50 / f.total.p50,
-                    s.latency.p99 / f.total.p99
-                ),
+            &|r| match pick(r) {
+                Some((s, Some(f))) => ratio(s.latency, f),
                 _ => "—".into(),
             },
         );
         row("· POST→bound / bound→running p50", "", &|r| {
-            cell(pick(r), |s| {
+            cell(pick(r), |(s, _)| {
                 format!("{:.0} / {:.0} ms", s.to_bound.p50, s.bound_to_running.p50)
             })
         });
         row("· all running after / all gone after delete", "", &|r| {
-            cell(pick(r), |s| {
+            cell(pick(r), |(s, _)| {
                 format!(
                     "{:.1} s / {:.1} s",
                     s.all_running.as_secs_f64(),

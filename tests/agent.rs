@@ -77,6 +77,8 @@ spec:
     command: ["sh", "-c", "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"]
 "#;
 
+/// [sig-network] Networking Granular Checks: Pods should function for intra-pod communication: http [NodeConformance] [Conformance]
+/// [sig-node] Pods should get a host IP [NodeConformance] [Conformance]
 #[test]
 fn three_httpd_pods_get_pod_ips_and_reach_each_other() {
     require_node_parts!();
@@ -102,6 +104,12 @@ fn three_httpd_pods_get_pod_ips_and_reach_each_other() {
     ips.sort();
     ips.dedup();
     assert_eq!(ips.len(), 3, "every pod has its own IP");
+    // exec reaches the container through the API server and the kubelet API: the pod's
+    // hostname is its name, with kubectl over WebSocket (1.33) and SPDY (1.29).
+    for version in ["1.33", "1.29"] {
+        let out = server.ok(version, &["exec", "web-0", "--", "cat", "/etc/hostname"]);
+        assert_eq!(out.trim(), "web-0", "kubectl {version}");
+    }
     // A fourth pod fetches web-1's page over the pod network.
     let target = pod_field(&server, "web-1", "{.status.podIP}");
     let fetch = format!(

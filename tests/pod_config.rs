@@ -86,6 +86,11 @@ fn read(dir: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(name)).ok()
 }
 
+/// [sig-node] ConfigMap should be consumable via environment variable [NodeConformance] [Conformance]
+/// [sig-node] Secrets should be consumable from pods in env vars [NodeConformance] [Conformance]
+/// [sig-node] Variable Expansion should allow composing env vars into new env vars [NodeConformance] [Conformance]
+/// [sig-storage] ConfigMap updates should be reflected in volume [NodeConformance] [Conformance]
+/// [sig-storage] EmptyDir volumes pod should support shared volumes between containers [Conformance]
 #[test]
 fn config_maps_secrets_downward_api_empty_dir_and_dns_reach_the_container() {
     require_node_parts!();
@@ -135,11 +140,14 @@ fn config_maps_secrets_downward_api_empty_dir_and_dns_reach_the_container() {
     assert_eq!(var("CFG_mode").as_deref(), Some("fast"), "{env}");
     assert_eq!(var("POD_NAME").as_deref(), Some("config-pod"), "{env}");
     assert_eq!(var("MEM_LIMIT_MI").as_deref(), Some("64"), "{env}");
-    let pod_ip = server.ok(
-        "1.33",
-        &["get", "pod", "config-pod", "-o", "jsonpath={.status.podIP}"],
-    );
-    assert!(!pod_ip.is_empty(), "the pod has an IP");
+    // The status reaches the API a moment after the container has started.
+    let pod_ip = wait_for(30, "the pod's IP in its status", || {
+        let ip = server.ok(
+            "1.33",
+            &["get", "pod", "config-pod", "-o", "jsonpath={.status.podIP}"],
+        );
+        (!ip.is_empty()).then_some(ip)
+    });
     assert_eq!(var("POD_IP").as_deref(), Some(pod_ip.as_str()), "{env}");
 
     let file = |name: &str| wait_for(30, &format!("/out/{name}"), || read(&out, name));
@@ -279,6 +287,8 @@ apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
 spec:
+  # Named explicitly: the API server has no DefaultStorageClass admission yet.
+  storageClassName: local-path
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
 ---

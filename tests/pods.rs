@@ -178,12 +178,44 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: init}
+spec:
+  restartPolicy: Never
+  volumes: [{name: work, emptyDir: {}}]
+  initContainers:
+  - name: first
+    image: IMAGE
+    command: ["sh", "-c", "echo one > /work/order"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  - name: second
+    image: IMAGE
+    command: ["sh", "-c", "echo two >> /work/order"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: main
+    image: IMAGE
+    command: ["sh", "-c", "test \"$(cat /work/order)\" = \"$(printf 'one\\ntwo')\""]
+    volumeMounts: [{name: work, mountPath: /work}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: IMAGE, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: badimage}
 spec:
   containers:
   - {name: main, image: k3rs.local/does-not-exist:1}
 "#;
 
+/// [sig-node] InitContainer [NodeConformance] should invoke init containers on a RestartNever pod [Conformance]
+/// [sig-node] Probing container should be restarted with a exec "cat /tmp/health" liveness probe [NodeConformance] [Conformance]
 #[test]
 fn pods_run_restart_probe_and_report_as_upstream() {
     require_node_parts!();
@@ -328,6 +360,31 @@ fn pods_run_restart_probe_and_report_as_upstream() {
     );
     assert_eq!(started["ready"], true);
 
+    // Init containers run in order, each to completion, before the app container.
+    let init = wait_pod(&server, "init", 60, "finished", |p| {
+        matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed").then(|| p.clone())
+    });
+    assert_eq!(
+        str_at(&init, "/status/phase"),
+        "Succeeded",
+        "the app saw both init containers' output in order"
+    );
+    for n in 0..2 {
+        let t = &init["status"]["initContainerStatuses"][n]["state"]["terminated"];
+        assert_eq!(
+            (t["exitCode"].clone(), t["reason"].clone()),
+            (0.into(), "Completed".into())
+        );
+    }
+    assert_eq!(condition(&init, "Initialized"), "True");
+
+    // hostNetwork: the node's network, so the node's IP.
+    let hostnet = wait_pod(&server, "hostnet", 60, "Running", |p| {
+        (str_at(p, "/status/phase") == "Running").then(|| p.clone())
+    });
+    assert_eq!(str_at(&hostnet, "/status/podIP"), "127.0.0.1");
+    assert_eq!(condition(&hostnet, "Ready"), "True");
+
     // Over its memory limit: OOMKilled.
     let oom = wait_pod(&server, "oom", 60, "terminated", |p| {
         let t = p.pointer("/status/containerStatuses/0/state/terminated")?;
@@ -396,6 +453,7 @@ fn delete_seconds(server: &Server, name: &str) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
+/// [sig-node] Container Lifecycle Hook when create a pod with lifecycle hook should execute poststart exec hook properly [NodeConformance] [Conformance]
 #[test]
 fn deletion_honours_sigterm_the_grace_period_and_hooks_and_leaves_nothing() {
     require_node_parts!();

@@ -321,3 +321,31 @@ fn static_volume_binds_an_immediate_claim_smallest_fit_and_is_released() {
         .await;
     });
 }
+
+#[test]
+fn a_claim_without_a_class_gets_the_default_one_and_an_empty_class_stays_empty() {
+    let server = Server::start(&[]);
+    let no_class = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: plain}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    let empty_class = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: none}\nspec:\n  storageClassName: \"\"\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    // The default StorageClass is created by the local-path provisioner at start.
+    common::wait_for(30, "the default StorageClass", || {
+        let out = server.kubectl("1.33", &["get", "storageclass", "local-path"]);
+        out.status.success().then_some(())
+    });
+    server.ok_stdin("1.33", &["create", "-f", "-"], no_class);
+    server.ok_stdin("1.33", &["create", "-f", "-"], empty_class);
+    let class = |name: &str| {
+        server.ok(
+            "1.33",
+            &[
+                "get",
+                "pvc",
+                name,
+                "-o",
+                "jsonpath={.spec.storageClassName}",
+            ],
+        )
+    };
+    assert_eq!(class("plain"), "local-path");
+    assert_eq!(class("none"), "");
+}

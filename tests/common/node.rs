@@ -154,6 +154,14 @@ async fn remove_all_sandboxes(socket: &Path) {
         return;
     };
     for sandbox in list.into_inner().items {
+        if let Some(meta) = &sandbox.metadata {
+            // The agent is gone: remove the pod's log directory as it would have.
+            let dir = format!(
+                "/var/log/pods/{}_{}_{}",
+                meta.namespace, meta.name, meta.uid
+            );
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let id = sandbox.id;
         let _ = cri
             .runtime()

@@ -91,6 +91,57 @@ impl AppState {
             .collect()
     }
 
+    /// DefaultStorageClass on a claim being created without `spec.storageClassName`: the
+    /// default StorageClass (annotation `storageclass.kubernetes.io/is-default-class: "true"`;
+    /// the newest when several are) is written in. An explicit `""` stays: it asks for no class.
+    pub(crate) async fn admit_default_storage_class(
+        &self,
+        res: &ResourceInfo,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
+        if !is_core(res, "persistentvolumeclaims")
+            || obj
+                .pointer("/spec/storageClassName")
+                .is_some_and(|c| !c.is_null())
+        {
+            return Ok(());
+        }
+        let classes = registry::lookup("storage.k8s.io", "v1", "storageclasses")
+            .ok_or_else(|| ApiError::Internal("storageclasses not registered".into()))?;
+        let page = self
+            .store
+            .list(ListOptions {
+                prefix: classes.prefix(),
+                start_after: None,
+                limit: None,
+                revision: None,
+            })
+            .await
+            .map_err(|e| store_error(classes, "", e))?;
+        let default = page
+            .items
+            .iter()
+            .filter_map(|kv| codec::decode(&kv.value, kv.mod_revision).ok())
+            .filter(|class| {
+                class
+                    .pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                    .and_then(Value::as_str)
+                    == Some("true")
+            })
+            .max_by(|a, b| {
+                let created = |o: &Value| meta_str(o, "creationTimestamp").to_string();
+                created(a)
+                    .cmp(&created(b))
+                    .then_with(|| meta_str(b, "name").cmp(meta_str(a, "name")))
+            });
+        if let (Some(class), Some(spec)) =
+            (default, obj.get_mut("spec").and_then(Value::as_object_mut))
+        {
+            spec.insert("storageClassName".into(), meta_str(&class, "name").into());
+        }
+        Ok(())
+    }
+
     /// LimitRanger on a pod or claim being created (`old` None) or a claim being updated:
     /// container defaults on pod create, then every LimitRange's constraints.
     pub(crate) async fn admit_limits(

@@ -401,6 +401,7 @@ impl AppState {
         prepare_create(res, &mut obj);
         defaults::apply(res, &mut obj);
         self.admit_custom(res, &mut obj);
+        self.admit_default_storage_class(res, &mut obj).await?;
         self.admit_limits(res, ns, &mut obj, None).await?;
         if let Some(m) = sent_managed {
             meta_mut(&mut obj).insert("managedFields".into(), m);

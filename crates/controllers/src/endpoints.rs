@@ -26,6 +26,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::endpointslices::core::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
 use crate::garbage_collector::queue::WorkQueue;
+use crate::shared_watch::Subscription;
 
 /// Errors of one reconcile.
 #[derive(Debug, thiserror::Error)]
@@ -47,25 +48,61 @@ type Key = (String, String);
 pub(crate) async fn run_cache<K, F>(
     api: Api<K>,
     cfg: watcher::Config,
-    mut writer: reflector::store::Writer<K>,
-    mut hook: F,
+    writer: reflector::store::Writer<K>,
+    hook: F,
 ) where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: FnMut(&Event<K>, &Store<K>),
 {
-    let reader = writer.as_reader();
     let stream = watcher::watcher(api, cfg)
         .default_backoff()
-        .modify(|o: &mut K| o.meta_mut().managed_fields = None);
+        .filter_map(|ev| async move {
+            ev.inspect_err(|e| tracing::debug!("watch error (retrying): {e}"))
+                .ok()
+        });
+    cache_events(stream, writer, hook).await;
+}
+
+/// [`run_cache`] fed by a subscription to a shared watch: the cache keeps its own copies,
+/// without managedFields.
+pub(crate) async fn run_shared_cache<K, F>(
+    subscription: Subscription<K>,
+    writer: reflector::store::Writer<K>,
+    hook: F,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(&Event<K>, &Store<K>),
+{
+    let stream = futures_util::stream::unfold(subscription, |mut rx| async move {
+        rx.recv().await.map(|ev| {
+            let owned = match ev {
+                Event::Apply(o) => Event::Apply(K::clone(&o)),
+                Event::Delete(o) => Event::Delete(K::clone(&o)),
+                Event::Init => Event::Init,
+                Event::InitApply(o) => Event::InitApply(K::clone(&o)),
+                Event::InitDone => Event::InitDone,
+            };
+            (owned, rx)
+        })
+    });
+    cache_events(stream, writer, hook).await;
+}
+
+/// Apply each event to the cache after calling `hook` with it.
+async fn cache_events<K, F>(
+    stream: impl futures_util::Stream<Item = Event<K>>,
+    mut writer: reflector::store::Writer<K>,
+    mut hook: F,
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+    F: FnMut(&Event<K>, &Store<K>),
+{
+    let reader = writer.as_reader();
+    let stream = stream.map(|ev| ev.modify(|o: &mut K| o.meta_mut().managed_fields = None));
     futures_util::pin_mut!(stream);
     while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(ev) => {
-                hook(&ev, &reader);
-                writer.apply_watcher_event(&ev);
-            }
-            Err(e) => tracing::debug!("watch error (retrying): {e}"),
-        }
+        hook(&ev, &reader);
+        writer.apply_watcher_event(&ev);
     }
 }
 
@@ -174,7 +211,7 @@ fn key_of<K: Resource>(o: &K) -> Option<Key> {
 }
 
 /// Run the Endpoints/EndpointSlice loop until the task is dropped.
-pub async fn run(client: Client) {
+pub async fn run(client: Client, pod_events: Subscription<Pod>) {
     let (svc_reader, svc_writer) = reflector::store::<Service>();
     let (pod_reader, pod_writer) = reflector::store::<Pod>();
     let (ep_reader, ep_writer) = reflector::store::<Endpoints>();
@@ -197,9 +234,8 @@ pub async fn run(client: Client) {
     ));
     let q = Arc::clone(&queue);
     let svc_for_pods = svc_reader.clone();
-    let pods = tokio::spawn(run_cache(
-        Api::<Pod>::all(client.clone()),
-        watcher::Config::default(),
+    let pods = tokio::spawn(run_shared_cache(
+        pod_events,
         pod_writer,
         move |ev, store| {
             let mut touched: Vec<&Pod> = Vec::new();

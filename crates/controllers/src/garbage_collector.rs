@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, PartialObjectMeta, Patch, PatchParams,
@@ -24,6 +25,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 
+use crate::shared_watch::Subscription;
 use graph::{Decision, Graph, Node, OwnerRef, OwnerState, Propagation, Work};
 use queue::WorkQueue;
 
@@ -135,22 +137,35 @@ impl Gc {
     async fn watch(self: Arc<Self>, resource: usize, synced: tokio::sync::mpsc::Sender<()>) {
         let api: Api<PartialObjectMeta<DynamicObject>> =
             Api::all_with(self.client.clone(), &self.resources[resource].resource);
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-        futures_util::pin_mut!(stream);
+        let plural = self.resources[resource].resource.plural.clone();
+        let stream = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .filter_map(move |ev| {
+                let ev = ev
+                    .inspect_err(|e| tracing::debug!(resource = %plural, "gc watch error: {e}"))
+                    .ok();
+                async move { ev }
+            });
+        self.follow(resource, stream, |o| &o.metadata, synced).await;
+    }
+
+    /// Feed the events of one resource into the graph until they end; `meta` reads an
+    /// object's metadata.
+    async fn follow<T>(
+        self: Arc<Self>,
+        resource: usize,
+        events: impl futures_util::Stream<Item = Event<T>>,
+        meta: fn(&T) -> &kube::api::ObjectMeta,
+        synced: tokio::sync::mpsc::Sender<()>,
+    ) {
+        futures_util::pin_mut!(events);
         let mut relist: Option<HashSet<String>> = None;
         let mut first_sync = Some(synced);
-        while let Some(ev) = stream.next().await {
-            let ev: Event<PartialObjectMeta<DynamicObject>> = match ev {
-                Ok(ev) => ev,
-                Err(e) => {
-                    tracing::debug!(resource = %self.resources[resource].resource.plural, "gc watch error: {e}");
-                    continue;
-                }
-            };
+        while let Some(ev) = events.next().await {
             match ev {
                 Event::Init => relist = Some(HashSet::new()),
                 Event::InitApply(o) | Event::Apply(o) => {
-                    if let Some(node) = node_of(resource, &o.metadata) {
+                    if let Some(node) = node_of(resource, meta(&o)) {
                         if let Some(seen) = relist.as_mut() {
                             seen.insert(node.uid.clone());
                         }
@@ -159,7 +174,7 @@ impl Gc {
                     }
                 }
                 Event::Delete(o) => {
-                    if let Some(uid) = &o.metadata.uid {
+                    if let Some(uid) = &meta(&o).uid {
                         let work = self.graph().remove(uid);
                         self.queue_all(work);
                     }
@@ -424,7 +439,7 @@ async fn remove_finalizer(
 }
 
 /// Run the garbage collector until the task is dropped.
-pub async fn run(client: Client) {
+pub async fn run(client: Client, pod_events: Subscription<Pod>) {
     let resources = watched_resources();
     let by_kind = resources
         .iter()
@@ -439,8 +454,27 @@ pub async fn run(client: Client) {
         queue: Arc::new(WorkQueue::new()),
     });
     let (tx, mut rx) = tokio::sync::mpsc::channel(gc.resources.len().max(1));
+    // Pods come from the shared pod watch; every other resource has a metadata watch.
+    let pods = gc
+        .resources
+        .iter()
+        .position(|w| w.resource.group.is_empty() && w.resource.plural == "pods");
+    let mut pod_events = Some(pod_events);
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..gc.resources.len())
-        .map(|i| tokio::spawn(Arc::clone(&gc).watch(i, tx.clone())))
+        .map(|i| match pod_events.take_if(|_| Some(i) == pods) {
+            Some(rx) => {
+                let events = futures_util::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|e| (e, rx))
+                });
+                tokio::spawn(Arc::clone(&gc).follow(
+                    i,
+                    events,
+                    |p: &Arc<Pod>| &p.metadata,
+                    tx.clone(),
+                ))
+            }
+            None => tokio::spawn(Arc::clone(&gc).watch(i, tx.clone())),
+        })
         .collect();
     drop(tx);
     // Decide only on a complete graph: wait until every watch has listed once.

@@ -23,6 +23,7 @@ pub mod replicaset;
 pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccounts;
+pub mod shared_watch;
 pub mod simulated_nodes;
 pub mod statefulset;
 
@@ -59,8 +60,11 @@ pub const LEASE_NAME: &str = "k3rs-controllers";
 
 /// Start every control loop; returns their tasks. Each loop module adds itself here.
 fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
+    // Pods are the busiest resource: one watch feeds every loop that follows them.
+    let mut pods: shared_watch::SharedWatch<k8s_openapi::api::core::v1::Pod> =
+        shared_watch::SharedWatch::new(kube::Api::all(ctx.client.clone()));
     // ReplicaSet, ReplicationController and Deployment share their informers.
-    let mut workloads = replicaset::Informers::new(ctx);
+    let mut workloads = replicaset::Informers::new(ctx, pods.subscribe());
     let mut loops = replicaset::start(ctx, &mut workloads);
     loops.extend(deployment::start(ctx, &mut workloads));
     // Job and CronJob share the Job watch; Job also uses the workload pod watch.
@@ -75,22 +79,25 @@ fn start_loops(ctx: &Context) -> Vec<tokio::task::JoinHandle<()>> {
     loops.extend(workloads.run());
     loops.extend([
         tokio::spawn(node_ipam::run(ctx.clone())),
-        tokio::spawn(node_lifecycle::run(ctx.clone())),
-        tokio::spawn(simulated_nodes::run(ctx.clone())),
-        tokio::spawn(endpoints::run(ctx.client.clone())),
+        tokio::spawn(node_lifecycle::run(ctx.clone(), pods.subscribe())),
+        tokio::spawn(simulated_nodes::run(ctx.clone(), pods.subscribe())),
+        tokio::spawn(endpoints::run(ctx.client.clone(), pods.subscribe())),
         tokio::spawn(serviceaccounts::run(ctx.client.clone())),
         tokio::spawn(root_ca::run(ctx.client.clone(), ctx.ca_cert_pem.clone())),
-        tokio::spawn(garbage_collector::run(ctx.client.clone())),
+        tokio::spawn(garbage_collector::run(ctx.client.clone(), pods.subscribe())),
         tokio::spawn(k3rs_scheduler::run::run(
             ctx.client.clone(),
             ctx.identity.clone(),
+            pods.subscribe(),
         )),
         tokio::spawn(pv_binder::run(ctx.client.clone(), ctx.data_dir.clone())),
         tokio::spawn(pod_gc::run(
             ctx.client.clone(),
             pod_gc::core::TERMINATED_POD_GC_THRESHOLD,
+            pods.subscribe(),
         )),
     ]);
+    loops.push(pods.run());
     loops
 }
 

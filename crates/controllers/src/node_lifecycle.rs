@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use self::core::{Eviction, NO_EXECUTE};
 use crate::Context;
 use crate::replicaset::events::Recorder;
+use crate::shared_watch::Subscription;
 
 /// The default `--node-monitor-grace-period`.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(40);
@@ -582,8 +583,8 @@ async fn delete_pod(api: &Api<Pod>, name: &str, uid: &str) -> Result<(), NodeLif
     }
 }
 
-/// Run the node lifecycle controller until the task is dropped.
-pub async fn run(ctx: Context) {
+/// Run the node lifecycle controller until the task is dropped or `pods` ends.
+pub async fn run(ctx: Context, mut pods: Subscription<Pod>) {
     let client = ctx.client.clone();
     let (retry_tx, mut retry_rx) = mpsc::unbounded_channel();
     let mut c = Controller {
@@ -612,9 +613,6 @@ pub async fn run(ctx: Context) {
     )
     .default_backoff()
     .boxed();
-    let mut pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .boxed();
     let mut node_relist: Option<HashSet<String>> = None;
     let mut pod_relist: Option<HashSet<PodKey>> = None;
     loop {
@@ -658,24 +656,23 @@ pub async fn run(ctx: Context) {
                     Err(e) => tracing::debug!("node lifecycle: lease watch: {e}"),
                 }
             }
-            ev = pods.next() => {
+            ev = pods.recv() => {
                 let Some(ev) = ev else { return };
                 let now = Instant::now();
                 match ev {
-                    Ok(Event::Init) => pod_relist = Some(HashSet::new()),
-                    Ok(Event::InitApply(p)) => {
+                    Event::Init => pod_relist = Some(HashSet::new()),
+                    Event::InitApply(p) => {
                         if let Some(seen) = pod_relist.as_mut() { seen.insert(pod_key(&p)); }
                         c.on_pod(&p, now);
                     }
-                    Ok(Event::Apply(p)) => c.on_pod(&p, now),
-                    Ok(Event::Delete(p)) => c.on_pod_deleted(&pod_key(&p)),
-                    Ok(Event::InitDone) => {
+                    Event::Apply(p) => c.on_pod(&p, now),
+                    Event::Delete(p) => c.on_pod_deleted(&pod_key(&p)),
+                    Event::InitDone => {
                         if let Some(seen) = pod_relist.take() {
                             let gone: Vec<PodKey> = c.pods.keys().filter(|k| !seen.contains(*k)).cloned().collect();
                             for key in gone { c.on_pod_deleted(&key); }
                         }
                     }
-                    Err(e) => tracing::debug!("node lifecycle: pod watch: {e}"),
                 }
             }
             Some(r) = retry_rx.recv() => c.on_retry(r, Instant::now()),

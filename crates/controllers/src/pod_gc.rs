@@ -18,6 +18,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
 use crate::garbage_collector::queue::WorkQueue;
+use crate::shared_watch::Subscription;
 use core::PodInfo;
 
 /// Errors of one work item.
@@ -58,7 +59,7 @@ impl PodGc {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn pod_event(&self, ev: Event<Pod>) {
+    fn pod_event(&self, ev: Event<Arc<Pod>>) {
         let mut s = self.state();
         let mut work = Vec::new();
         match ev {
@@ -229,7 +230,7 @@ async fn force_delete(api: &Api<Pod>, name: &str, uid: &str) -> Result<(), PodGc
 }
 
 /// Run pod GC with the terminated-pod threshold (0 disables that part) until dropped.
-pub async fn run(client: Client, threshold: usize) {
+pub async fn run(client: Client, threshold: usize, mut pod_events: Subscription<Pod>) {
     let gc = Arc::new(PodGc {
         client: client.clone(),
         threshold,
@@ -238,17 +239,8 @@ pub async fn run(client: Client, threshold: usize) {
     });
     let g = Arc::clone(&gc);
     let pods = tokio::spawn(async move {
-        let stream = watcher::watcher(
-            Api::<Pod>::all(g.client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff();
-        futures_util::pin_mut!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(ev) => g.pod_event(ev),
-                Err(e) => tracing::debug!("pod GC pod watch: {e}"),
-            }
+        while let Some(ev) = pod_events.recv().await {
+            g.pod_event(ev);
         }
     });
     let g = Arc::clone(&gc);

@@ -32,6 +32,7 @@ use self::runtime::{
     Cache, Change, Informer, Reconcile, WorkQueue, object_key, spawn_workers, split_key,
 };
 use crate::Context;
+use crate::shared_watch::Subscription;
 
 /// At most this many pods are created or deleted by one sync (upstream `BurstReplicas`).
 pub const BURST_REPLICAS: usize = 500;
@@ -68,10 +69,10 @@ pub(crate) struct Informers {
 }
 
 impl Informers {
-    /// Informers over every namespace (not started yet).
-    pub(crate) fn new(ctx: &Context) -> Self {
+    /// Informers over every namespace (not started yet); pods come from the shared pod watch.
+    pub(crate) fn new(ctx: &Context, pods: Subscription<Pod>) -> Self {
         Informers {
-            pods: Informer::new(Api::all(ctx.client.clone())),
+            pods: Informer::shared(pods),
             replicasets: Informer::new(Api::all(ctx.client.clone())),
             replicationcontrollers: Informer::new(Api::all(ctx.client.clone())),
             deployments: Informer::new(Api::all(ctx.client.clone())),

@@ -20,9 +20,10 @@ pub mod status;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Taint;
+use k8s_openapi::api::core::v1::{Pod, Taint};
 
 use crate::Context;
+use crate::shared_watch::Subscription;
 
 /// The annotation on a simulated Node that stops (`"false"`) its heartbeats.
 pub const HEARTBEAT_ANNOTATION: &str = "k3rs.io/simulate-heartbeat";
@@ -102,12 +103,12 @@ pub struct NodeUpdate {
 }
 
 /// Run the simulated nodes until the task is dropped (nothing when `--simulate-nodes` is 0).
-pub async fn run(ctx: Context) {
+pub async fn run(ctx: Context, pods: Subscription<Pod>) {
     if ctx.simulation.nodes == 0 {
         return;
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::join!(heartbeat::run(ctx.clone(), tx), pods::run(ctx, rx));
+    tokio::join!(heartbeat::run(ctx.clone(), tx), pods::run(ctx, rx, pods));
 }
 
 #[cfg(test)]

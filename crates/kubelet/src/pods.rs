@@ -306,6 +306,15 @@ async fn relist_runtime(
             None => {}
         }
     }
+    // Pods whose sandboxes and containers all vanished changed too.
+    for uid in fingerprints
+        .keys()
+        .filter(|uid| !current.contains_key(*uid))
+    {
+        if let Some(h) = workers.get(uid) {
+            h.wake.notify_one();
+        }
+    }
     *fingerprints = current
         .into_iter()
         .map(|(uid, (_, print))| (uid, print))

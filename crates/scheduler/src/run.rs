@@ -140,8 +140,12 @@ struct Loop {
     pods_synced: bool,
 }
 
-/// Run the scheduler until the task is dropped.
-pub async fn run(client: kube::Client, identity: String) {
+/// What the scheduler's pod events come from: one watch of every pod, typically shared with
+/// other loops (objects decoded once, handed out as `Arc`s).
+pub type PodEvents = mpsc::Receiver<Event<Arc<Pod>>>;
+
+/// Run the scheduler until the task is dropped or `pods` ends.
+pub async fn run(client: kube::Client, identity: String, mut pods: PodEvents) {
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
     let stores = Stores {
         pvcs: spawn_reflector(
@@ -178,10 +182,7 @@ pub async fn run(client: kube::Client, identity: String) {
     };
     let nodes = watcher::watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff();
-    let pods = watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff();
     futures_util::pin_mut!(nodes);
-    futures_util::pin_mut!(pods);
     let mut last_flush = Instant::now();
     loop {
         let now = Instant::now();
@@ -208,9 +209,8 @@ pub async fn run(client: kube::Client, identity: String) {
                 Some(Err(e)) => tracing::debug!("scheduler node watch: {e}"),
                 None => return,
             },
-            ev = pods.next() => match ev {
-                Some(Ok(ev)) => state.pod_event(ev),
-                Some(Err(e)) => tracing::debug!("scheduler pod watch: {e}"),
+            ev = pods.recv() => match ev {
+                Some(ev) => state.pod_event(ev),
                 None => return,
             },
             Some(done) = done_rx.recv() => state.finished(done),
@@ -297,7 +297,7 @@ impl Loop {
         }
     }
 
-    fn pod_event(&mut self, ev: Event<Pod>) {
+    fn pod_event(&mut self, ev: Event<Arc<Pod>>) {
         match ev {
             Event::Init => self.pods_seen = Some(HashSet::new()),
             Event::InitApply(p) => {
@@ -364,7 +364,7 @@ impl Loop {
         }
     }
 
-    fn pod_applied(&mut self, p: Pod) {
+    fn pod_applied(&mut self, p: Arc<Pod>) {
         let key = pod_key(&p);
         let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
         if matches!(phase, Some("Succeeded" | "Failed")) {
@@ -397,7 +397,7 @@ impl Loop {
                     .remove_pod(&old_node, &old.namespace, &old.name);
             }
             let priority = self.resolve_priority(&p);
-            let info = Arc::new(PodInfo::new(Arc::new(p), priority));
+            let info = Arc::new(PodInfo::new(p, priority));
             self.snapshot.add_pod(&node, info.clone());
             self.pods.insert(key, Tracked::Bound(node, info));
             return;
@@ -421,7 +421,7 @@ impl Loop {
                 let changed =
                     old.pod.spec != p.spec || old.pod.metadata.labels != p.metadata.labels;
                 let priority = self.resolve_priority(&p);
-                let info = Arc::new(PodInfo::new(Arc::new(p), priority));
+                let info = Arc::new(PodInfo::new(p, priority));
                 let prio = info.priority;
                 self.pods.insert(key.clone(), Tracked::Pending(info));
                 if changed {
@@ -430,7 +430,7 @@ impl Loop {
             }
             Some(Tracked::Bound(..)) | None => {
                 let priority = self.resolve_priority(&p);
-                let info = Arc::new(PodInfo::new(Arc::new(p), priority));
+                let info = Arc::new(PodInfo::new(p, priority));
                 let prio = info.priority;
                 self.pods.insert(key.clone(), Tracked::Pending(info));
                 self.queue.add_or_update(&key, prio, Instant::now());

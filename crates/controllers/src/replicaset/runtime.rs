@@ -14,6 +14,8 @@ use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, watch};
 
+use crate::shared_watch::{Subscription, share};
+
 /// A change seen by an informer, delivered once the cache reflects it.
 pub(crate) enum Change<K> {
     /// Added or modified; `old` is the previous cached object, if any.
@@ -95,9 +97,17 @@ type Handler<K> = Box<dyn Fn(&Change<K>) + Send + Sync>;
 /// two steps so that every handler is subscribed before the first event: [`Informer::new`],
 /// [`Informer::subscribe`]…, then [`Informer::run`].
 pub(crate) struct Informer<K> {
-    api: Api<K>,
+    source: Source<K>,
     cache: Arc<Cache<K>>,
     handlers: Vec<Handler<K>>,
+}
+
+/// Where an informer's events come from.
+enum Source<K> {
+    /// A watch of its own.
+    Watch(Box<Api<K>>),
+    /// A subscription to a watch shared with other loops.
+    Shared(Subscription<K>),
 }
 
 impl<K> Informer<K>
@@ -107,8 +117,17 @@ where
 {
     /// An informer over every object `api` lists.
     pub(crate) fn new(api: Api<K>) -> Self {
+        Self::from_source(Source::Watch(Box::new(api)))
+    }
+
+    /// An informer fed by a [`SharedWatch`](crate::shared_watch::SharedWatch) subscription.
+    pub(crate) fn shared(subscription: Subscription<K>) -> Self {
+        Self::from_source(Source::Shared(subscription))
+    }
+
+    fn from_source(source: Source<K>) -> Self {
         Informer {
-            api,
+            source,
             cache: Arc::new(Cache::new()),
             handlers: Vec::new(),
         }
@@ -127,7 +146,7 @@ where
     /// Start the watch.
     pub(crate) fn run(self) -> tokio::task::JoinHandle<()> {
         let Informer {
-            api,
+            source,
             cache: c,
             handlers,
         } = self;
@@ -137,30 +156,34 @@ where
             }
         };
         tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
+            let mut stream = match source {
+                Source::Watch(api) => watcher(*api, watcher::Config::default())
+                    .default_backoff()
+                    .filter_map(|event| async move {
+                        event
+                            .inspect_err(|e| tracing::debug!("informer watch error: {e}"))
+                            .ok()
+                            .map(share)
+                    })
+                    .boxed(),
+                Source::Shared(rx) => futures_util::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|e| (e, rx))
+                })
+                .boxed(),
+            };
             let mut relist: Vec<Arc<K>> = Vec::new();
             while let Some(event) = stream.next().await {
-                let event = match event {
-                    Ok(e) => e,
-                    Err(e) => {
-                        tracing::debug!("informer watch error: {e}");
-                        continue;
-                    }
-                };
                 match event {
-                    watcher::Event::Apply(obj) => {
-                        let new = Arc::new(obj);
+                    watcher::Event::Apply(new) => {
                         let old = c.insert(new.clone());
                         emit(Change::Applied { old, new });
                     }
                     watcher::Event::Delete(obj) => {
                         c.remove(&obj);
-                        emit(Change::Deleted(Arc::new(obj)));
+                        emit(Change::Deleted(obj));
                     }
                     watcher::Event::Init => relist.clear(),
-                    watcher::Event::InitApply(obj) => relist.push(Arc::new(obj)),
+                    watcher::Event::InitApply(obj) => relist.push(obj),
                     watcher::Event::InitDone => {
                         let seen: HashSet<(String, String)> =
                             relist.iter().map(|o| key_of(o.as_ref())).collect();

@@ -10,13 +10,11 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use k3rs_api::alloc::{IpAllocator, Ipv4Cidr};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -24,6 +22,7 @@ use tokio::time::Instant;
 use super::status::{self, Desired, PodSpecSummary, SimPhase};
 use super::{NodeUpdate, node_index};
 use crate::Context;
+use crate::shared_watch::Subscription;
 
 /// How long a simulated kubelet takes to stop a deleted pod's containers (at most the pod's
 /// grace period) before it removes the pod.
@@ -100,8 +99,11 @@ struct Kubelets {
 }
 
 /// Run the pod side until the task is dropped.
-pub async fn run(ctx: Context, mut node_updates: mpsc::UnboundedReceiver<NodeUpdate>) {
-    let pods_api: Api<Pod> = Api::all(ctx.client.clone());
+pub async fn run(
+    ctx: Context,
+    mut node_updates: mpsc::UnboundedReceiver<NodeUpdate>,
+    mut events: Subscription<Pod>,
+) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let count = ctx.simulation.nodes;
     let mut k = Kubelets {
@@ -114,42 +116,36 @@ pub async fn run(ctx: Context, mut node_updates: mpsc::UnboundedReceiver<NodeUpd
         permits: Arc::new(Semaphore::new(CONCURRENCY)),
         done: done_tx,
     };
-    let mut events = watcher(
-        pods_api,
-        watcher::Config::default().fields("spec.nodeName!="),
-    )
-    .default_backoff()
-    .boxed();
-    // The pods of a (re)list so far: taken in as they come, synced when the list is complete.
+    // Every pod comes through the shared pod watch; `apply` ignores those not bound to a
+    // simulated node. The pods of a (re)list so far: taken in as they come, synced when the list is complete.
     let mut listing: Option<HashSet<String>> = None;
     loop {
         let next_timer = k.timers.peek().map(|Reverse((at, _))| *at);
         tokio::select! {
-            event = events.next() => {
+            event = events.recv() => {
                 let Some(event) = event else { return };
                 match event {
-                    Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
-                    Ok(watcher::Event::InitApply(pod)) => {
+                    watcher::Event::Init => listing = Some(HashSet::new()),
+                    watcher::Event::InitApply(pod) => {
                         if let (Some(uid), Some(seen)) = (k.apply(&pod), listing.as_mut()) {
                             seen.insert(uid);
                         }
                     }
-                    Ok(watcher::Event::InitDone) => {
+                    watcher::Event::InitDone => {
                         let seen = listing.take().unwrap_or_default();
                         k.relisted(seen);
                     }
-                    Ok(watcher::Event::Apply(pod)) => {
+                    watcher::Event::Apply(pod) => {
                         if let Some(uid) = k.apply(&pod) {
                             k.reserve_observed(&uid);
                             k.sync(&uid);
                         }
                     }
-                    Ok(watcher::Event::Delete(pod)) => {
+                    watcher::Event::Delete(pod) => {
                         if let Some(uid) = pod.metadata.uid.as_deref() {
                             k.remove(uid);
                         }
                     }
-                    Err(e) => tracing::warn!("simulated nodes: pod watch: {e}"),
                 }
             }
             Some(update) = node_updates.recv() => k.node_update(update),

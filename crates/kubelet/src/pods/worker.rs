@@ -26,13 +26,15 @@ use crate::volumes::{self, PodVolumes, VolumeHost};
 
 use super::Shared;
 use super::config::{
-    ContainerInputs, container_config, default_pull_policy, log_tail, pod_log_dir, sandbox_config,
-    verify_run_as_non_root,
+    ContainerInputs, container_config, pod_log_dir, sandbox_config, verify_run_as_non_root,
 };
-use super::cri::{self, ImageInfo};
+use super::cri;
 use super::events::Kind;
 use super::hooks::run_hook;
 use super::probes::{ProbeDeps, ProbeManager, field_path, secs};
+
+mod files;
+mod images;
 
 /// Upstream's shortest grace period for stopping a container.
 const MIN_GRACE_SECONDS: i64 = 2;
@@ -293,15 +295,15 @@ impl Worker {
             let grace = k.grace_seconds.unwrap_or_else(|| pod_grace(pod, false));
             self.stop_container(pod, container, &k.id, grace)
         });
-        acted |= !join_all(kills).await.is_empty();
+        join_all(kills).await;
+        acted |= !actions.kill.is_empty();
         for b in &actions.backing_off {
-            let restarted = !self.failures.contains_key(&b.name);
-            if restarted
-                || self
-                    .failures
-                    .get(&b.name)
-                    .is_some_and(|f| f.reason != "CrashLoopBackOff")
-            {
+            // One BackOff Event per wait, not one per sync during it.
+            let new_wait = self
+                .failures
+                .get(&b.name)
+                .is_none_or(|f| f.reason != "CrashLoopBackOff");
+            if new_wait {
                 self.event(
                     pod,
                     Some(&b.name),
@@ -354,15 +356,14 @@ impl Worker {
                 )
             }
         };
-        let sandbox_ip = match cri::pod_state(&self.shared.cri, &self.uid).await {
-            Ok(rt) => rt
-                .sandboxes
-                .iter()
-                .find(|s| s.id == sandbox_id)
-                .map(|s| s.ip.clone())
-                .unwrap_or_default(),
-            Err(e) => return Err(e.into()),
-        };
+        // The IP of a sandbox made just now is in the runtime's status only.
+        let sandbox_ip = cri::pod_state(&self.shared.cri, &self.uid)
+            .await?
+            .sandboxes
+            .into_iter()
+            .find(|s| s.id == sandbox_id)
+            .map(|s| s.ip)
+            .unwrap_or_default();
         for start in &actions.start {
             acted = true;
             let name = start
@@ -496,176 +497,6 @@ impl Worker {
             .await
             .map_err(|e| format!("Failed to create pod sandbox: {}", e.message()))?;
         Ok((reply.into_inner().pod_sandbox_id, config))
-    }
-
-    /// Pulls the container's image as its pull policy says.
-    async fn ensure_image(
-        &mut self,
-        pod: &Pod,
-        c: &Container,
-        sandbox: &PodSandboxConfig,
-        wake: &mut Wake,
-    ) -> Result<ImageInfo, StartFailure> {
-        let cri = &self.shared.cri;
-        let image = c.image.clone().unwrap_or_default();
-        let failure = |reason: &str, message: String| StartFailure {
-            reason: reason.into(),
-            message,
-        };
-        let present = cri::image_present(cri, &image).await.map_err(|e| {
-            failure(
-                "ErrImageInspect",
-                format!("Failed to inspect image {image:?}: {}", e.message),
-            )
-        })?;
-        let policy = c
-            .image_pull_policy
-            .clone()
-            .unwrap_or_else(|| default_pull_policy(&image).into());
-        let already = |info: ImageInfo| {
-            self.event(
-                pod,
-                Some(&c.name),
-                Kind::Normal,
-                "Pulled",
-                format!("Container image {image:?} already present on machine"),
-            );
-            info
-        };
-        match (policy.as_str(), present) {
-            ("Never" | "IfNotPresent", Some(info)) => Ok(already(info)),
-            ("Never", None) => {
-                let message =
-                    format!("Container image {image:?} is not present with pull policy of Never");
-                self.event(
-                    pod,
-                    Some(&c.name),
-                    Kind::Warning,
-                    "ErrImageNeverPull",
-                    message.clone(),
-                );
-                Err(failure("ErrImageNeverPull", message))
-            }
-            (_, present) => self.pull(pod, c, &image, present, sandbox, wake).await,
-        }
-    }
-
-    /// Pulls the image, unless its last pull failed so recently that it is in back-off. A
-    /// failed pull of an image that is present uses that image.
-    async fn pull(
-        &mut self,
-        pod: &Pod,
-        c: &Container,
-        image: &str,
-        present: Option<ImageInfo>,
-        sandbox: &PodSandboxConfig,
-        wake: &mut Wake,
-    ) -> Result<ImageInfo, StartFailure> {
-        let cri = self.shared.cri.clone();
-        let failure = |reason: &str, message: String| StartFailure {
-            reason: reason.into(),
-            message,
-        };
-        let key = format!("{}/{image}", self.uid);
-        if present.is_none()
-            && let Some(until) = self
-                .image_back_off
-                .in_back_off_since_update(&key, now_nanos())
-        {
-            // The message keeps the pull error across back-offs.
-            let message = match self.failures.get(&c.name) {
-                Some(f) if f.reason == "ErrImagePull" => {
-                    format!(
-                        "Back-off pulling image {image:?}: ErrImagePull: {}",
-                        f.message
-                    )
-                }
-                Some(f) if f.reason == "ImagePullBackOff" => f.message.clone(),
-                _ => format!("Back-off pulling image {image:?}"),
-            };
-            self.event(
-                pod,
-                Some(&c.name),
-                Kind::Normal,
-                "BackOff",
-                format!("Back-off pulling image {image:?}"),
-            );
-            self.event(
-                pod,
-                Some(&c.name),
-                Kind::Warning,
-                "Failed",
-                "Error: ImagePullBackOff".into(),
-            );
-            *wake = Some(wake.map_or(until, |w| w.min(until)));
-            return Err(failure("ImagePullBackOff", message));
-        }
-        self.event(
-            pod,
-            Some(&c.name),
-            Kind::Normal,
-            "Pulling",
-            format!("Pulling image {image:?}"),
-        );
-        let started = Instant::now();
-        let pulled = cri::pull_image(&cri, image, sandbox).await;
-        let pulled = match pulled {
-            Ok(_) => cri::image_present(&cri, image).await.inspect(|_| {
-                let took = started.elapsed().as_secs_f64();
-                self.event(
-                    pod,
-                    Some(&c.name),
-                    Kind::Normal,
-                    "Pulled",
-                    format!("Successfully pulled image {image:?} in {took:.3}s ({took:.3}s including waiting)"),
-                );
-            }),
-            Err(e) => Err(e),
-        };
-        match (pulled, present) {
-            (Ok(Some(info)), _) => Ok(info),
-            (Ok(None), Some(info)) => Ok(info),
-            (Ok(None), None) => Err(failure(
-                "ErrImagePull",
-                format!("Failed to pull image {image:?}: the image is not present after the pull"),
-            )),
-            (Err(e), Some(info)) => {
-                self.event(
-                    pod,
-                    Some(&c.name),
-                    Kind::Warning,
-                    "Failed",
-                    format!(
-                        "Failed to pull image {image:?}: {}; using the image already present on the machine",
-                        e.message
-                    ),
-                );
-                Ok(info)
-            }
-            (Err(e), None) => {
-                let message = format!("Failed to pull image {image:?}: {}", e.message);
-                let now = now_nanos();
-                self.image_back_off.next(&key, now);
-                self.event(pod, Some(&c.name), Kind::Warning, "Failed", message.clone());
-                self.event(
-                    pod,
-                    Some(&c.name),
-                    Kind::Warning,
-                    "Failed",
-                    "Error: ErrImagePull".into(),
-                );
-                // ErrImagePull shows for a moment, then ImagePullBackOff until the back-off
-                // ends, as upstream's resync after a failed sync shows them.
-                let next = self
-                    .image_back_off
-                    .in_back_off_since_update(&key, now)
-                    .map_or(now + ERR_IMAGE_PULL_SHOWN, |until| {
-                        until.min(now + ERR_IMAGE_PULL_SHOWN)
-                    });
-                *wake = Some(wake.map_or(next, |w| w.min(next)));
-                Err(failure("ErrImagePull", message))
-            }
-        }
     }
 
     async fn start_container(
@@ -852,53 +683,6 @@ impl Worker {
         Ok(())
     }
 
-    /// The files the kubelet manages per pod and container: `/etc/hosts` (unless the
-    /// container mounts its own) and the termination-message file.
-    async fn pod_files(
-        &self,
-        pod: &Pod,
-        c: &Container,
-        pod_ips: &[String],
-        restart_count: i32,
-    ) -> Result<Vec<v1::Mount>, String> {
-        let dir = volumes::pod_dir(&self.shared.pods_dir, &self.uid);
-        let mut mounts = Vec::new();
-        let own_hosts = c
-            .volume_mounts
-            .iter()
-            .flatten()
-            .any(|m| m.mount_path == "/etc/hosts");
-        if !own_hosts {
-            let content = dns::etc_hosts(
-                pod,
-                pod_ips,
-                &self.shared.cluster_dns.domain,
-                &self.shared.node_hosts,
-            )
-            .map_err(|e| e.to_string())?;
-            let path = dir.join("etc-hosts");
-            write_file(&path, content.as_bytes()).await?;
-            mounts.push(v1::Mount {
-                container_path: "/etc/hosts".into(),
-                host_path: path.to_string_lossy().into_owned(),
-                ..Default::default()
-            });
-        }
-        let message_path = c
-            .termination_message_path
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "/dev/termination-log".into());
-        let path = termination_log(&dir, &c.name, restart_count);
-        write_file(&path, b"").await?;
-        mounts.push(v1::Mount {
-            container_path: message_path,
-            host_path: path.to_string_lossy().into_owned(),
-            ..Default::default()
-        });
-        Ok(mounts)
-    }
-
     /// Runs the preStop hook (if the container has one and is running), then stops the
     /// container with what is left of `grace`.
     async fn stop_container(&self, pod: &Pod, spec: Option<&Container>, id: &str, grace: i64) {
@@ -1053,49 +837,6 @@ impl Worker {
         }
     }
 
-    /// Fills the message of exited containers from their termination-message file (or, with
-    /// `FallbackToLogsOnError`, the end of their log after a failure), as upstream does.
-    async fn with_termination_messages(&mut self, pod: &Pod, runtime: &RuntimePod) -> RuntimePod {
-        let mut runtime = runtime.clone();
-        let dir = volumes::pod_dir(&self.shared.pods_dir, &self.uid);
-        self.termination_messages
-            .retain(|id, _| runtime.containers.iter().any(|c| &c.id == id));
-        for rc in runtime
-            .containers
-            .iter_mut()
-            .filter(|c| c.phase == ContainerPhase::Exited && c.message.is_empty())
-        {
-            if let Some(message) = self.termination_messages.get(&rc.id) {
-                rc.message = message.clone();
-                continue;
-            }
-            let spec = crate::pod::init_containers(pod)
-                .iter()
-                .chain(crate::pod::app_containers(pod))
-                .find(|c| c.name == rc.name);
-            let mut message = read_capped(
-                &termination_log(&dir, &rc.name, rc.restart_count),
-                MAX_MESSAGE_BYTES,
-            )
-            .await;
-            let fallback = spec.and_then(|c| c.termination_message_policy.as_deref())
-                == Some("FallbackToLogsOnError");
-            if message.is_empty() && fallback && rc.exit_code != 0 {
-                let log = pod_log_dir(&self.shared.pod_log_root, pod)
-                    .join(&rc.name)
-                    .join(format!("{}.log", rc.restart_count));
-                message = log_tail(
-                    &read_capped_tail(&log, MAX_LOG_TAIL_BYTES).await,
-                    MAX_LOG_LINES,
-                );
-            }
-            self.termination_messages
-                .insert(rc.id.clone(), message.clone());
-            rc.message = message;
-        }
-        runtime
-    }
-
     /// Writes the pod's status if it changed.
     async fn write_status(&mut self, pod: &Pod, runtime: &RuntimePod) -> Result<(), SyncError> {
         let probes = self.probes.results();
@@ -1189,60 +930,6 @@ fn cri_mount(m: volumes::Mount) -> v1::Mount {
         } as i32,
         ..Default::default()
     }
-}
-
-/// `<pod-dir>/containers/<name>/termination-log-<restart count>`: the host file behind a
-/// container's termination-message path.
-fn termination_log(pod_dir: &std::path::Path, name: &str, restart_count: i32) -> PathBuf {
-    pod_dir
-        .join("containers")
-        .join(name)
-        .join(format!("termination-log-{restart_count}"))
-}
-
-/// The first `cap` bytes of a file (empty when it cannot be read).
-async fn read_capped(path: &std::path::Path, cap: u64) -> String {
-    use tokio::io::AsyncReadExt;
-    let Ok(file) = tokio::fs::File::open(path).await else {
-        return String::new();
-    };
-    let mut bytes = Vec::new();
-    if file.take(cap).read_to_end(&mut bytes).await.is_err() {
-        return String::new();
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// The last `cap` bytes of a file (empty when it cannot be read).
-async fn read_capped_tail(path: &std::path::Path, cap: u64) -> String {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let Ok(mut file) = tokio::fs::File::open(path).await else {
-        return String::new();
-    };
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-    if file
-        .seek(std::io::SeekFrom::Start(len.saturating_sub(cap)))
-        .await
-        .is_err()
-    {
-        return String::new();
-    }
-    let mut bytes = Vec::new();
-    if file.read_to_end(&mut bytes).await.is_err() {
-        return String::new();
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-async fn write_file(path: &std::path::Path, content: &[u8]) -> Result<(), String> {
-    if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| format!("creating {}: {e}", parent.display()))?;
-    }
-    tokio::fs::write(path, content)
-        .await
-        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 /// Stops and removes every container and sandbox in `runtime`; whether all went.
