@@ -287,11 +287,11 @@ where
     let matches = clap_command().try_get_matches_from(args)?;
     match matches.subcommand() {
         Some(("server", sub)) => {
-            let resolved = resolve(SERVER_FLAGS, sub, env)?;
+            let resolved = resolve(server_flags(), sub, env)?;
             Ok(Command::Server(server_config(&resolved)?))
         }
         Some(("agent", sub)) => {
-            let resolved = resolve(AGENT_FLAGS, sub, env)?;
+            let resolved = resolve(agent_flags(), sub, env)?;
             Ok(Command::Agent(agent_config(&resolved)?))
         }
         Some(("images", sub)) => images_command(sub, env),
@@ -323,11 +323,11 @@ pub fn clap_command() -> clap::Command {
         .arg_required_else_help(true)
         .subcommand(flags_to_args(
             clap::Command::new("server").about("Run the Kubernetes control plane (and a node)"),
-            SERVER_FLAGS,
+            server_flags(),
         ))
         .subcommand(flags_to_args(
             clap::Command::new("agent").about("Run a node that joins a cluster"),
-            AGENT_FLAGS,
+            agent_flags(),
         ))
         .subcommand(images_clap_command())
 }
@@ -346,6 +346,7 @@ enum FlagKind {
 }
 
 /// One flag of a subcommand.
+#[derive(Clone, Copy)]
 struct FlagSpec {
     /// Long name, also the config file key.
     name: &'static str,
@@ -395,7 +396,8 @@ const CONFIG_FLAG: &str = "config";
 
 const COMMON_FLAGS_HELP_CONFIG: &str = "(config) Load configuration from FILE";
 
-const SERVER_FLAGS: &[FlagSpec] = &[
+/// Flags of every subcommand.
+const COMMON_FLAGS: &[FlagSpec] = &[
     flag(CONFIG_FLAG, Value, COMMON_FLAGS_HELP_CONFIG)
         .short('c')
         .default(DEFAULT_CONFIG_FILE)
@@ -404,6 +406,50 @@ const SERVER_FLAGS: &[FlagSpec] = &[
     flag("v", Value, "(logging) Number for the log level verbosity")
         .short('v')
         .default("0"),
+];
+
+/// The flags of a node, shared by `k3rs server` (which runs a node too) and `k3rs agent`.
+const NODE_FLAGS: &[FlagSpec] = &[
+    flag("node-name", Value, "(agent/node) Node name"),
+    flag(
+        "node-ip",
+        Value,
+        "(agent/networking) IPv4/IPv6 address to advertise for the node",
+    ),
+    flag(
+        "node-label",
+        List,
+        "(agent/node) Registering and starting kubelet with a set of labels (key=value)",
+    ),
+    flag(
+        "node-taint",
+        List,
+        "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
+    ),
+    flag(
+        "container-runtime-endpoint",
+        Value,
+        "(agent/runtime) Use this CRI socket instead of starting containerd",
+    ),
+    flag(
+        "kubelet-arg",
+        Repeated,
+        "(agent/flags) Customized flag for kubelet process (name=value)",
+    ),
+    flag(
+        "pause-image",
+        Value,
+        "(agent/runtime) Customized pause image for containerd sandbox [default: k3rs's own]",
+    ),
+    flag(
+        "run-dir",
+        Value,
+        "(agent/runtime) Folder for runtime state: the containerd socket and state",
+    )
+    .default("/run/k3rs"),
+];
+
+const SERVER_ONLY_FLAGS: &[FlagSpec] = &[
     flag("data-dir", Value, "(data) Folder to hold state")
         .short('d')
         .default(DEFAULT_DATA_DIR),
@@ -482,43 +528,6 @@ const SERVER_FLAGS: &[FlagSpec] = &[
         Switch,
         "Do not run a local agent and register a local kubelet",
     ),
-    flag("node-name", Value, "(agent/node) Node name"),
-    flag(
-        "node-ip",
-        Value,
-        "(agent/networking) IPv4/IPv6 address to advertise for the node",
-    ),
-    flag(
-        "node-label",
-        List,
-        "(agent/node) Registering and starting kubelet with a set of labels (key=value)",
-    ),
-    flag(
-        "node-taint",
-        List,
-        "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
-    ),
-    flag(
-        "container-runtime-endpoint",
-        Value,
-        "(agent/runtime) Use this CRI socket instead of starting containerd",
-    ),
-    flag(
-        "kubelet-arg",
-        Repeated,
-        "(agent/flags) Customized flag for kubelet process (name=value)",
-    ),
-    flag(
-        "pause-image",
-        Value,
-        "(agent/runtime) Customized pause image for containerd sandbox [default: k3rs's own]",
-    ),
-    flag(
-        "run-dir",
-        Value,
-        "(agent/runtime) Folder for runtime state: the containerd socket and state",
-    )
-    .default("/run/k3rs"),
     flag(
         "simulate-nodes",
         Value,
@@ -561,15 +570,7 @@ const SERVER_FLAGS: &[FlagSpec] = &[
     .default("5s"),
 ];
 
-const AGENT_FLAGS: &[FlagSpec] = &[
-    flag(CONFIG_FLAG, Value, COMMON_FLAGS_HELP_CONFIG)
-        .short('c')
-        .default(DEFAULT_CONFIG_FILE)
-        .env_aliases(&["K3RS_CONFIG_FILE"]),
-    flag("debug", Switch, "(logging) Turn on debug logs"),
-    flag("v", Value, "(logging) Number for the log level verbosity")
-        .short('v')
-        .default("0"),
+const AGENT_ONLY_FLAGS: &[FlagSpec] = &[
     flag(
         "server",
         Value,
@@ -586,44 +587,19 @@ const AGENT_FLAGS: &[FlagSpec] = &[
     flag("data-dir", Value, "(agent/data) Folder to hold state")
         .short('d')
         .default(DEFAULT_DATA_DIR),
-    flag("node-name", Value, "(agent/node) Node name"),
-    flag(
-        "node-ip",
-        Value,
-        "(agent/networking) IPv4/IPv6 address to advertise for the node",
-    ),
-    flag(
-        "node-label",
-        List,
-        "(agent/node) Registering and starting kubelet with a set of labels (key=value)",
-    ),
-    flag(
-        "node-taint",
-        List,
-        "(agent/node) Registering kubelet with a set of taints (key=value:Effect)",
-    ),
-    flag(
-        "container-runtime-endpoint",
-        Value,
-        "(agent/runtime) Use this CRI socket instead of starting containerd",
-    ),
-    flag(
-        "kubelet-arg",
-        Repeated,
-        "(agent/flags) Customized flag for kubelet process (name=value)",
-    ),
-    flag(
-        "pause-image",
-        Value,
-        "(agent/runtime) Customized pause image for containerd sandbox [default: k3rs's own]",
-    ),
-    flag(
-        "run-dir",
-        Value,
-        "(agent/runtime) Folder for runtime state: the containerd socket and state",
-    )
-    .default("/run/k3rs"),
 ];
+
+/// Every flag of `k3rs server`.
+fn server_flags() -> &'static [FlagSpec] {
+    static FLAGS: OnceLock<Vec<FlagSpec>> = OnceLock::new();
+    FLAGS.get_or_init(|| [COMMON_FLAGS, SERVER_ONLY_FLAGS, NODE_FLAGS].concat())
+}
+
+/// Every flag of `k3rs agent`.
+fn agent_flags() -> &'static [FlagSpec] {
+    static FLAGS: OnceLock<Vec<FlagSpec>> = OnceLock::new();
+    FLAGS.get_or_init(|| [COMMON_FLAGS, AGENT_ONLY_FLAGS, NODE_FLAGS].concat())
+}
 
 fn flags_to_args(mut command: clap::Command, flags: &'static [FlagSpec]) -> clap::Command {
     for spec in flags {

@@ -74,6 +74,16 @@ fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::Internal(format!("{}: {e}", kv.key)))
 }
 
+/// The object just written as `kv`: what [`decode`] of the stored bytes gives (the stored
+/// encoding is `obj` without its resourceVersion), without parsing them again.
+fn as_written(mut obj: Value, kv: &KeyValue) -> Value {
+    meta_mut(&mut obj).insert(
+        "resourceVersion".into(),
+        Value::String(kv.mod_revision.to_string()),
+    );
+    obj
+}
+
 /// One page of a list: what [`AppState::list_page`] found.
 pub struct ListPage {
     /// The matching objects in key order, as stored (see [`codec`]).
@@ -474,7 +484,7 @@ impl AppState {
             {
                 Ok(kv) => {
                     return Ok(Written {
-                        object: decode(&kv)?,
+                        object: as_written(obj, &kv),
                         code: 201,
                     });
                 }
@@ -601,7 +611,7 @@ impl AppState {
             {
                 Ok(kv) => {
                     return Ok(Written {
-                        object: decode(&kv)?,
+                        object: as_written(new, &kv),
                         code: 200,
                     });
                 }

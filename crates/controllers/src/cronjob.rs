@@ -53,7 +53,7 @@ struct Controller {
 
 /// Start the CronJob controller on the Job and CronJob informers.
 pub(crate) fn start(ctx: &Context, batch: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let q = queue.clone();
     batch.cronjobs.subscribe(move |ch| match ch {
         Change::Applied { new, .. } => q.add(object_key(new.as_ref())),

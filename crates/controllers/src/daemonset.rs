@@ -56,7 +56,7 @@ fn lock(e: &Mutex<rscore::Expectations>) -> std::sync::MutexGuard<'_, rscore::Ex
 /// Start the DaemonSet controller on the shared pod informer; its own informers are started
 /// here.
 pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let mut sets: Informer<DaemonSet> = Informer::new(Api::all(ctx.client.clone()));
     let mut nodes: Informer<Node> = Informer::new(Api::all(ctx.client.clone()));
     let revisions: Informer<ControllerRevision> = Informer::new(Api::all(ctx.client.clone()));

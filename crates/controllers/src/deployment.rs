@@ -45,7 +45,7 @@ fn deployment_selector(d: &Deployment) -> Option<Selector> {
 
 /// Start the Deployment controller on the shared informers.
 pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let q = queue.clone();
     inf.deployments.subscribe(move |ch| match ch {
         Change::Applied { new, .. } => q.add(object_key(new.as_ref())),

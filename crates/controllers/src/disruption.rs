@@ -80,7 +80,7 @@ fn enqueue_budgets_of(budgets: &Cache<PodDisruptionBudget>, queue: &WorkQueue, m
 
 /// Start the controller on the shared workload informers; its own are started here.
 pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let mut budgets: Informer<PodDisruptionBudget> = Informer::new(Api::all(ctx.client.clone()));
     let statefulsets: Informer<StatefulSet> = Informer::new(Api::all(ctx.client.clone()));
     let q = queue.clone();

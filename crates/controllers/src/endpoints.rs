@@ -25,8 +25,8 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::endpointslices::core::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
-use crate::garbage_collector::queue::WorkQueue;
 use crate::shared_watch::Subscription;
+use crate::workqueue::WorkQueue;
 
 /// Errors of one reconcile.
 #[derive(Debug, thiserror::Error)]

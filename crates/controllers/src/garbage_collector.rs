@@ -1,12 +1,13 @@
 //! The garbage collector (upstream `pkg/controller/garbagecollector`), event-driven: metadata
-//! watches of every resource that can carry ownerReferences feed an in-memory dependency graph
-//! ([`graph`]); changes queue work — delete objects whose owners are gone (background), release
-//! `foregroundDeletion` owners once their blocking dependents are gone (foreground), and strip
-//! ownerReferences from the dependents of `orphan` owners before releasing them (orphan).
+//! watches of every resource that can carry ownerReferences (pods: the shared pod watch) feed
+//! an in-memory dependency graph ([`graph`]); changes queue work — delete objects whose owners
+//! are gone (background), release `foregroundDeletion` owners once their blocking dependents are
+//! gone (foreground), and strip ownerReferences from the dependents of `orphan` owners before
+//! releasing them (orphan).
 //! One code path covers all kinds through `DynamicObject` and the resource registry.
 
 pub mod graph;
-pub mod queue;
+
 #[cfg(test)]
 mod tests;
 
@@ -26,8 +27,8 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 
 use crate::shared_watch::Subscription;
+use crate::workqueue::WorkQueue;
 use graph::{Decision, Graph, Node, OwnerRef, OwnerState, Propagation, Work};
-use queue::WorkQueue;
 
 /// Errors of one work item.
 #[derive(Debug, thiserror::Error)]

@@ -89,7 +89,7 @@ pub(crate) fn start(
     workloads: &mut crate::replicaset::Informers,
     batch: &mut Informers,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let expectations = Arc::new(Mutex::new(Expectations::default()));
     let q = queue.clone();
     let exp = expectations.clone();

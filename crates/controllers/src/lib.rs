@@ -26,6 +26,7 @@ pub mod serviceaccounts;
 pub mod shared_watch;
 pub mod simulated_nodes;
 pub mod statefulset;
+pub mod workqueue;
 
 /// What the loops are started with.
 #[derive(Clone)]

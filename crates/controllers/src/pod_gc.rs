@@ -17,8 +17,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
-use crate::garbage_collector::queue::WorkQueue;
 use crate::shared_watch::Subscription;
+use crate::workqueue::WorkQueue;
 use core::PodInfo;
 
 /// Errors of one work item.

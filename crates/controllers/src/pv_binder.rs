@@ -26,8 +26,8 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 
-use crate::garbage_collector::queue::WorkQueue;
 use crate::local_path;
+use crate::workqueue::WorkQueue;
 
 /// Errors of one work item.
 #[derive(Debug, thiserror::Error)]

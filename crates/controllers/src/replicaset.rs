@@ -298,7 +298,7 @@ fn wire<K: Replicated>(
     pods: &mut Informer<Pod>,
     expectations: Arc<Mutex<Expectations>>,
 ) -> Arc<WorkQueue> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let q = queue.clone();
     let exp = expectations.clone();
     owners.subscribe(move |ch| match ch {

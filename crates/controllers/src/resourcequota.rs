@@ -115,7 +115,7 @@ fn on_changes<K>(
 /// Start the controller on the shared pod and ReplicationController informers; its own
 /// informers are started here.
 pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let client = || ctx.client.clone();
     let mut quotas: Informer<ResourceQuota> = Informer::new(Api::all(client()));
     let mut services: Informer<Service> = Informer::new(Api::all(client()));

@@ -225,7 +225,7 @@ struct Controller {
 /// Start the StatefulSet controller on the shared pod informer; its own informers are started
 /// here.
 pub(crate) fn start(ctx: &Context, inf: &mut Informers) -> Vec<tokio::task::JoinHandle<()>> {
-    let queue = WorkQueue::new();
+    let queue = Arc::new(WorkQueue::new());
     let mut sets: Informer<StatefulSet> = Informer::new(Api::all(ctx.client.clone()));
     let mut revisions: Informer<ControllerRevision> = Informer::new(Api::all(ctx.client.clone()));
     let claims: Informer<PersistentVolumeClaim> = Informer::new(Api::all(ctx.client.clone()));

@@ -1,18 +1,17 @@
 //! The small runtime the workload controllers share: an informer (a kube-runtime watcher
 //! feeding a namespaced cache and calling a handler *after* the cache holds the change), and
-//! a work queue with client-go's semantics (a key is never processed by two workers at once;
-//! a key added while it is processed is processed again afterwards; failures back off).
+//! the workers that reconcile the keys of a [`crate::workqueue::WorkQueue`].
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::shared_watch::{Subscription, share};
 
@@ -212,103 +211,8 @@ where
     }
 }
 
-#[derive(Default)]
-struct QueueState {
-    queue: VecDeque<String>,
-    dirty: HashSet<String>,
-    processing: HashSet<String>,
-    failures: HashMap<String, u32>,
-}
-
-/// A de-duplicating work queue of object keys (`namespace/name`).
-#[derive(Default)]
-pub(crate) struct WorkQueue {
-    state: Mutex<QueueState>,
-    notify: Notify,
-}
-
-impl WorkQueue {
-    /// An empty queue.
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queue `key` unless it is already waiting.
-    pub(crate) fn add(&self, key: String) {
-        let mut s = self.lock();
-        if !s.dirty.insert(key.clone()) {
-            return;
-        }
-        if !s.processing.contains(&key) {
-            s.queue.push_back(key);
-            drop(s);
-            self.notify.notify_one();
-        }
-    }
-
-    /// Queue `key` after `delay`.
-    pub(crate) fn add_after(self: &Arc<Self>, key: String, delay: Duration) {
-        let q = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            q.add(key);
-        });
-    }
-
-    /// Queue `key` again after an exponential back-off (5 ms doubling, at most 5 minutes).
-    pub(crate) fn add_rate_limited(self: &Arc<Self>, key: String) {
-        let n = {
-            let mut s = self.lock();
-            let n = s.failures.entry(key.clone()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        let delay = Duration::from_millis(5u64.saturating_mul(1u64 << n.min(20)))
-            .min(Duration::from_secs(300));
-        self.add_after(key, delay);
-    }
-
-    /// Reset the back-off of `key`.
-    pub(crate) fn forget(&self, key: &str) {
-        self.lock().failures.remove(key);
-    }
-
-    /// The next key to process; the caller must call [`WorkQueue::done`] afterwards.
-    pub(crate) async fn get(&self) -> String {
-        loop {
-            let notified = self.notify.notified();
-            {
-                let mut s = self.lock();
-                if let Some(key) = s.queue.pop_front() {
-                    s.dirty.remove(&key);
-                    s.processing.insert(key.clone());
-                    let more = !s.queue.is_empty();
-                    drop(s);
-                    if more {
-                        self.notify.notify_one();
-                    }
-                    return key;
-                }
-            }
-            notified.await;
-        }
-    }
-
-    /// Mark `key` processed; re-queues it when it was added meanwhile.
-    pub(crate) fn done(&self, key: &str) {
-        let mut s = self.lock();
-        s.processing.remove(key);
-        if s.dirty.contains(key) {
-            s.queue.push_back(key.to_string());
-            drop(s);
-            self.notify.notify_one();
-        }
-    }
-}
+/// The work queue of the workload controllers: object keys (`namespace/name`).
+pub(crate) type WorkQueue = crate::workqueue::WorkQueue<String>;
 
 /// `namespace/name` of an object.
 pub(crate) fn object_key<K: Resource>(obj: &K) -> String {
@@ -349,7 +253,7 @@ pub(crate) fn spawn_workers<R: Reconcile>(
             tokio::spawn(async move {
                 c.ready().await;
                 loop {
-                    let key = c.queue().get().await;
+                    let key = c.queue().next().await;
                     match c.reconcile(&key).await {
                         Ok(requeue) => {
                             c.queue().forget(&key);

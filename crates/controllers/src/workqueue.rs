@@ -1,8 +1,8 @@
-//! A de-duplicating work queue, the shape of client-go's `workqueue`: a key added while queued
-//! is queued once; a key added while being processed is processed again after `done`; one key
-//! is never processed by two workers at once.
+//! The work queue every controller uses, the shape of client-go's `workqueue`: a key added
+//! while queued is queued once; a key added while being processed is processed again after
+//! `done`; one key is never processed by two workers at once; failures back off per key.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -13,6 +13,8 @@ struct State<K> {
     queue: VecDeque<K>,
     dirty: HashSet<K>,
     processing: HashSet<K>,
+    /// Consecutive failures per key, for [`WorkQueue::add_rate_limited`].
+    failures: HashMap<K, u32>,
 }
 
 /// The queue; share it as `Arc<WorkQueue<K>>`.
@@ -35,6 +37,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                 queue: VecDeque::new(),
                 dirty: HashSet::new(),
                 processing: HashSet::new(),
+                failures: HashMap::new(),
             }),
             notify: Notify::new(),
         }
@@ -64,6 +67,25 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             tokio::time::sleep(delay).await;
             q.add(key);
         });
+    }
+
+    /// Queue `key` again after an exponential back-off (5 ms doubling per consecutive
+    /// failure, at most 5 minutes).
+    pub fn add_rate_limited(self: &Arc<Self>, key: K) {
+        let n = {
+            let mut s = self.lock();
+            let n = s.failures.entry(key.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let delay = Duration::from_millis(5u64.saturating_mul(1u64 << n.min(20)))
+            .min(Duration::from_secs(300));
+        self.add_after(key, delay);
+    }
+
+    /// Reset the back-off of `key` (it was processed successfully).
+    pub fn forget(&self, key: &K) {
+        self.lock().failures.remove(key);
     }
 
     /// Take the next key, waiting for one; call [`WorkQueue::done`] after processing it.
@@ -117,36 +139,4 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dedupes_and_requeues_after_done() {
-        let q = WorkQueue::new();
-        q.add("a");
-        q.add("a");
-        q.add("b");
-        assert_eq!(q.len(), 2);
-        let a = q.try_next();
-        assert_eq!(a, Some("a"));
-        // Added while processing: not handed out until done.
-        q.add("a");
-        assert_eq!(q.try_next(), Some("b"));
-        assert_eq!(q.try_next(), None);
-        q.done(&"a");
-        assert_eq!(q.try_next(), Some("a"));
-        q.done(&"a");
-        q.done(&"b");
-        assert!(q.is_empty());
-    }
-
-    #[tokio::test]
-    async fn next_waits_for_add() {
-        let q = Arc::new(WorkQueue::new());
-        let q2 = Arc::clone(&q);
-        let h = tokio::spawn(async move { q2.next().await });
-        tokio::task::yield_now().await;
-        q.add(7u32);
-        assert_eq!(h.await.ok(), Some(7));
-    }
-}
+mod tests;
