@@ -2,7 +2,8 @@
 //! pods on the host's containerd, and this program measures
 //!
 //! - **floor**: the same containerd through CRI directly — RunPodSandbox (on the pod network the
-//!   agent configured) + CreateContainer + StartContainer of busybox `sleep 3600`, per pod;
+//!   agent configured) + CreateContainer + StartContainer of busybox `sleep 3600` — for N pods
+//!   one at a time and N at once, and StopPodSandbox + RemovePodSandbox of them;
 //! - **startup**: pod startup latency by the upstream SLI — the client clock stamped just
 //!   before each POST of a bare Pod until a watch (started before the POSTs) shows every
 //!   container running — for N pods one at a time and N at once, and the time until deleted

@@ -25,6 +25,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 
 use crate::endpointslices::core::{MANAGED_BY, MANAGED_BY_LABEL, SERVICE_NAME_LABEL};
+use crate::replicaset::runtime::{Cache, Change, Informer};
 use crate::shared_watch::Subscription;
 use crate::workqueue::WorkQueue;
 
@@ -60,31 +61,6 @@ pub(crate) async fn run_cache<K, F>(
             ev.inspect_err(|e| tracing::debug!("watch error (retrying): {e}"))
                 .ok()
         });
-    cache_events(stream, writer, hook).await;
-}
-
-/// [`run_cache`] fed by a subscription to a shared watch: the cache keeps its own copies,
-/// without managedFields.
-pub(crate) async fn run_shared_cache<K, F>(
-    subscription: Subscription<K>,
-    writer: reflector::store::Writer<K>,
-    hook: F,
-) where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    F: FnMut(&Event<K>, &Store<K>),
-{
-    let stream = futures_util::stream::unfold(subscription, |mut rx| async move {
-        rx.recv().await.map(|ev| {
-            let owned = match ev {
-                Event::Apply(o) => Event::Apply(K::clone(&o)),
-                Event::Delete(o) => Event::Delete(K::clone(&o)),
-                Event::Init => Event::Init,
-                Event::InitApply(o) => Event::InitApply(K::clone(&o)),
-                Event::InitDone => Event::InitDone,
-            };
-            (owned, rx)
-        })
-    });
     cache_events(stream, writer, hook).await;
 }
 
@@ -199,7 +175,7 @@ impl Expectations {
 struct Shared {
     client: Client,
     services: Store<Service>,
-    pods: Store<Pod>,
+    pods: Arc<Cache<Pod>>,
     endpoints: Store<Endpoints>,
     slices: Store<EndpointSlice>,
     queue: Arc<WorkQueue<Key>>,
@@ -213,7 +189,6 @@ fn key_of<K: Resource>(o: &K) -> Option<Key> {
 /// Run the Endpoints/EndpointSlice loop until the task is dropped.
 pub async fn run(client: Client, pod_events: Subscription<Pod>) {
     let (svc_reader, svc_writer) = reflector::store::<Service>();
-    let (pod_reader, pod_writer) = reflector::store::<Pod>();
     let (ep_reader, ep_writer) = reflector::store::<Endpoints>();
     let (slice_reader, slice_writer) = reflector::store::<EndpointSlice>();
     let queue: Arc<WorkQueue<Key>> = Arc::new(WorkQueue::new());
@@ -234,41 +209,27 @@ pub async fn run(client: Client, pod_events: Subscription<Pod>) {
     ));
     let q = Arc::clone(&queue);
     let svc_for_pods = svc_reader.clone();
-    let pods = tokio::spawn(run_shared_cache(
-        pod_events,
-        pod_writer,
-        move |ev, store| {
-            let mut touched: Vec<&Pod> = Vec::new();
-            let old;
-            match ev {
-                Event::Apply(p) => {
-                    old = store.get(&ObjectRef::from_obj(p));
-                    touched.push(p);
-                    if let Some(o) = old.as_deref() {
-                        touched.push(o);
-                    }
-                }
-                Event::Delete(p) | Event::InitApply(p) => touched.push(p),
-                Event::InitDone => {
-                    // A re-list may have missed deletions: look at every Service again.
-                    for s in svc_for_pods.state() {
-                        if let Some(k) = key_of(s.as_ref()) {
-                            q.add(k);
-                        }
-                    }
-                }
-                Event::Init => {}
+    // Pods: the shared pod watch, cached by namespace (a re-list reports the pods it found
+    // gone as deletions).
+    let mut pod_informer = Informer::shared(pod_events);
+    let pod_cache = pod_informer.cache();
+    pod_informer.subscribe(move |change| {
+        let touched: Vec<&Pod> = match change {
+            Change::Applied { old, new } => std::iter::once(new.as_ref())
+                .chain(old.as_deref())
+                .collect(),
+            Change::Deleted(p) => vec![p.as_ref()],
+        };
+        for pod in touched {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
+            let services = svc_for_pods.state();
+            let names = core::services_selecting(services.iter().map(Arc::as_ref), pod);
+            for n in names {
+                q.add((ns.clone(), n));
             }
-            for pod in touched {
-                let ns = pod.metadata.namespace.clone().unwrap_or_default();
-                let services = svc_for_pods.state();
-                let names = core::services_selecting(services.iter().map(Arc::as_ref), pod);
-                for n in names {
-                    q.add((ns.clone(), n));
-                }
-            }
-        },
-    ));
+        }
+    });
+    let pods = pod_informer.run();
     let q = Arc::clone(&queue);
     let endpoints = tokio::spawn(run_cache(
         Api::<Endpoints>::all(client.clone()),
@@ -302,7 +263,6 @@ pub async fn run(client: Client, pod_events: Subscription<Pod>) {
 
     let ready = async {
         svc_reader.wait_until_ready().await?;
-        pod_reader.wait_until_ready().await?;
         ep_reader.wait_until_ready().await?;
         slice_reader.wait_until_ready().await
     };
@@ -310,10 +270,11 @@ pub async fn run(client: Client, pod_events: Subscription<Pod>) {
         tracing::warn!("endpoints controller: a cache stopped before syncing");
         return;
     }
+    pod_cache.wait_ready().await;
     let shared = Arc::new(Shared {
         client,
         services: svc_reader,
-        pods: pod_reader,
+        pods: pod_cache,
         endpoints: ep_reader,
         slices: slice_reader,
         queue,
@@ -405,9 +366,12 @@ async fn reconcile(s: &Shared, key: &Key) -> Result<(), EndpointsError> {
         }
         return Ok(());
     }
-    let pods: Vec<Arc<Pod>> = s.pods.state_filter(|p| {
-        p.metadata.namespace.as_deref() == Some(ns.as_str()) && core::selects(&svc, p)
-    });
+    let pods: Vec<Arc<Pod>> = s
+        .pods
+        .list(ns)
+        .into_iter()
+        .filter(|p| core::selects(&svc, p))
+        .collect();
     let pod_refs: Vec<&Pod> = pods.iter().map(Arc::as_ref).collect();
 
     let mut expected = Expected::default();
