@@ -93,6 +93,10 @@ pub(crate) struct Shared {
     node_memory: i64,
     objects: Arc<KubeObjects>,
     recorder: events::Recorder,
+    /// Sandboxes being created at once. containerd, runc and CNI share the node's cores: a
+    /// burst of pods all started together finish together, each as late as the last;
+    /// admitting a few at a time lets each pod run as soon as its own sandbox is up.
+    sandbox_starts: tokio::sync::Semaphore,
 }
 
 /// A running worker and how to reach it.
@@ -362,6 +366,9 @@ async fn shared(ctx: &PodWorkerContext) -> Result<Shared, KubeletError> {
             Some(ctx.node_name.clone()),
         )),
         recorder: events::Recorder::new(ctx.client.clone(), ctx.node_name.clone()),
+        sandbox_starts: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+        ),
     })
 }
 

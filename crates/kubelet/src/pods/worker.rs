@@ -487,6 +487,8 @@ impl Worker {
                 log_dir.display()
             )
         })?;
+        // Closed only if the pod loop is gone; then starting without a permit is harmless.
+        let _permit = s.sandbox_starts.acquire().await.ok();
         let reply = s
             .cri
             .runtime()
