@@ -226,6 +226,29 @@ async fn wrong_secret_wrong_ca_hash_and_a_taken_node_name_are_refused() {
     assert!(matches!(err, JoinError::NodeRejected { .. }), "{err:?}");
     assert!(err.to_string().contains("Node password rejected"), "{err}");
     assert!(err.to_string().contains("node-password"), "{err}");
+    // Deleting the Node forgets its password (as k3s): a wiped machine can join again.
+    server.ok_stdin(
+        "1.33",
+        &["create", "-f", "-"],
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n",
+    );
+    server.ok("1.33", &["delete", "node", "n1"]);
+    common::wait_for(30, "the node password Secret to go with its Node", || {
+        let out = server.kubectl(
+            "1.33",
+            &[
+                "get",
+                "secret",
+                "-n",
+                "kube-system",
+                "n1.node-password.k3rs",
+            ],
+        );
+        (!out.status.success()).then_some(())
+    });
+    join_as(&server, &token, "n1", &agent_dir(&server, "d"))
+        .await
+        .expect("a new machine takes n1 once its Node is deleted");
 
     // A bare secret works (trust on first use, as k3s) and pins the CA it saw.
     let bare_dir = agent_dir(&server, "e");

@@ -36,8 +36,7 @@ use crate::state::AppState;
 
 /// Namespace of the node password Secrets.
 const PASSWORD_SECRET_NAMESPACE: &str = "kube-system";
-/// Suffix of a node password Secret's name (`<node>.node-password.k3rs`).
-const PASSWORD_SECRET_SUFFIX: &str = ".node-password.k3rs";
+use k3rs_pki::join_api::NODE_PASSWORD_SECRET_SUFFIX as PASSWORD_SECRET_SUFFIX;
 /// Type of node password Secrets.
 const PASSWORD_SECRET_TYPE: &str = "k3rs.io/node-password";
 /// The data key holding the hash.
@@ -311,10 +310,7 @@ pub fn node_cert_spec(kind: NodeCertKind, request: &JoinRequest) -> NodeCertSpec
     }
 }
 
-/// The name of the Secret holding a node's password hash.
-pub fn password_secret_name(node_name: &str) -> String {
-    format!("{node_name}{PASSWORD_SECRET_SUFFIX}")
-}
+pub use k3rs_pki::join_api::node_password_secret_name as password_secret_name;
 
 fn password_secret(name: &str, hash: &str) -> Value {
     json!({

@@ -547,6 +547,19 @@ impl Controller {
 }
 
 /// Delete a pod gracefully, if it is still the pod `uid`.
+/// Remove a deleted node's password Secret, as k3s does: a machine that is wiped and joins
+/// again under the same name brings a new password.
+async fn forget_node_password(client: kube::Client, node: String) {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client, k3rs_pki::join_api::NODE_PASSWORD_SECRET_NAMESPACE);
+    let name = k3rs_pki::join_api::node_password_secret_name(&node);
+    match secrets.delete(&name, &Default::default()).await {
+        Ok(_) => tracing::info!(%node, "removed the node password of a deleted node"),
+        Err(kube::Error::Api(e)) if e.code == 404 => {}
+        Err(e) => tracing::warn!(%node, "cannot remove the node password Secret {name}: {e}"),
+    }
+}
+
 async fn delete_pod(api: &Api<Pod>, name: &str, uid: &str) -> Result<(), NodeLifecycleError> {
     let condition = serde_json::json!({
         "status": {"conditions": [{
@@ -637,7 +650,10 @@ pub async fn run(ctx: Context, mut pods: Subscription<Pod>) {
                     }
                     Ok(Event::Apply(n)) => c.on_node(n, now),
                     Ok(Event::Delete(n)) => {
-                        if let Some(name) = n.metadata.name { c.on_node_deleted(&name) }
+                        if let Some(name) = n.metadata.name {
+                            c.on_node_deleted(&name);
+                            tokio::spawn(forget_node_password(client.clone(), name));
+                        }
                     }
                     Ok(Event::InitDone) => {
                         if let Some(seen) = node_relist.take() {

@@ -26,3 +26,13 @@ pub const NODE_PASSWORD_FILE: &str = "node-password";
 pub const NODE_USER_PREFIX: &str = "system:node:";
 /// The group of node client certificates.
 pub const NODES_GROUP: &str = "system:nodes";
+/// The namespace of node password Secrets.
+pub const NODE_PASSWORD_SECRET_NAMESPACE: &str = "kube-system";
+/// Suffix of a node password Secret's name (`<node>.node-password.k3rs`).
+pub const NODE_PASSWORD_SECRET_SUFFIX: &str = ".node-password.k3rs";
+
+/// The name of the Secret holding a node's password hash (removed with its Node, as k3s does,
+/// so that a wiped machine can join again under its name).
+pub fn node_password_secret_name(node_name: &str) -> String {
+    format!("{node_name}{NODE_PASSWORD_SECRET_SUFFIX}")
+}
