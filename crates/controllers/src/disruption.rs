@@ -39,16 +39,7 @@ use crate::replicaset::{Informers, is_not_found, patch_params};
 /// Concurrent budget syncs (upstream runs 1 worker per queue; budgets are cheap).
 const WORKERS: usize = 2;
 
-/// What a sync can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// A JSON value could not be built.
-    #[error("encoding: {0}")]
-    Json(#[from] serde_json::Error),
-}
+pub use crate::SyncError as Error;
 
 struct Controller {
     client: kube::Client,

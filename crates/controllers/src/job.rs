@@ -36,16 +36,7 @@ pub const WORKERS: usize = 5;
 /// At most this many pods are created by one sync.
 pub const MAX_CREATE: usize = 500;
 
-/// What a sync can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// A JSON value could not be built.
-    #[error("encoding: {0}")]
-    Json(#[from] serde_json::Error),
-}
+pub use crate::SyncError as Error;
 
 /// The Job and CronJob watches (the pod watch is the workload controllers').
 pub(crate) struct Informers {

@@ -125,3 +125,14 @@ pub async fn run(ctx: Context) {
         tokio::time::sleep(leader::RENEW_PERIOD).await;
     }
 }
+
+/// What a controller's sync can fail with (the loops that only read caches and write objects).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// An API call failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// A JSON value could not be built.
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}

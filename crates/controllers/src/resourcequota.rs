@@ -42,16 +42,7 @@ const SETTLE: Duration = Duration::from_secs(5);
 /// Concurrent quota syncs (upstream `--concurrent-resource-quota-syncs` is 5).
 const WORKERS: usize = 2;
 
-/// What a sync can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An API call failed.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// A JSON value could not be built.
-    #[error("encoding: {0}")]
-    Json(#[from] serde_json::Error),
-}
+pub use crate::SyncError as Error;
 
 struct Controller {
     client: kube::Client,

@@ -501,6 +501,29 @@ impl Worker {
         Ok((reply.into_inner().pod_sandbox_id, config))
     }
 
+    /// A CRI call that creates or starts a container failed: a Warning Event and the waiting
+    /// reason (`CreateContainerError`, `RunContainerError`) the status shows.
+    fn runtime_failure(
+        &self,
+        pod: &Arc<Pod>,
+        container: &str,
+        reason: &str,
+        e: &tonic::Status,
+    ) -> StartFailure {
+        let message = e.message().to_string();
+        self.event(
+            pod,
+            Some(container),
+            Kind::Warning,
+            "Failed",
+            format!("Error: {message}"),
+        );
+        StartFailure {
+            reason: reason.into(),
+            message,
+        }
+    }
+
     async fn start_container(
         &mut self,
         pod: &Arc<Pod>,
@@ -599,20 +622,7 @@ impl Worker {
             .await;
         let id = match created {
             Ok(r) => r.into_inner().container_id,
-            Err(e) => {
-                let message = e.message().to_string();
-                self.event(
-                    pod,
-                    Some(&c.name),
-                    Kind::Warning,
-                    "Failed",
-                    format!("Error: {message}"),
-                );
-                return Err(StartFailure {
-                    reason: "CreateContainerError".into(),
-                    message,
-                });
-            }
+            Err(e) => return Err(self.runtime_failure(pod, &c.name, "CreateContainerError", &e)),
         };
         self.event(
             pod,
@@ -627,18 +637,7 @@ impl Worker {
             })
             .await
         {
-            let message = e.message().to_string();
-            self.event(
-                pod,
-                Some(&c.name),
-                Kind::Warning,
-                "Failed",
-                format!("Error: {message}"),
-            );
-            return Err(StartFailure {
-                reason: "RunContainerError".into(),
-                message,
-            });
+            return Err(self.runtime_failure(pod, &c.name, "RunContainerError", &e));
         }
         self.event(
             pod,
